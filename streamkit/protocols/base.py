@@ -1,0 +1,163 @@
+"""Typed events and the sans-I/O adapter interface every protocol implements.
+
+An adapter never touches a socket: the I/O driver feeds it received frames with :meth:`Adapter.parse`
+and sends what :meth:`Adapter.data_to_send` returns, as websockets' own ``Protocol`` class does.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+__all__ = [
+    "Adapter",
+    "Data",
+    "Event",
+    "Malformed",
+    "SubscribeFailed",
+    "SubscribeRequest",
+    "Subscribed",
+    "Topic",
+    "Unknown",
+    "UnsubscribeRequest",
+    "Unsubscribed",
+]
+
+#: What a subscription is keyed by: a Mist channel, an SMC ``("context", name)`` / ``("element", href)``
+#: pair, or a generic feed's routing key.
+Topic: TypeAlias = Hashable
+
+#: Raw frames are kept in events up to this many characters so that a huge bad frame cannot pin memory.
+RAW_LIMIT = 64 * 1024
+
+
+def clip(raw: str | bytes) -> str | bytes:
+    """The start of a raw frame, bounded by :data:`RAW_LIMIT`."""
+    return raw if len(raw) <= RAW_LIMIT else raw[:RAW_LIMIT]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    """The server confirmed a subscription (SMC also gives its numbered ``subscription_id``)."""
+
+    topic: Topic
+    subscription_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribed:
+    """The server confirmed that a subscription ended."""
+
+    topic: Topic
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeFailed:
+    """The server refused a subscription; ``detail`` is its reason, word for word."""
+
+    topic: Topic
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Data:
+    """One decoded payload for a subscription."""
+
+    topic: Topic
+    payload: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A well-formed message the adapter has no meaning for; kept, not dropped."""
+
+    message: Any
+    raw: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """A frame that broke the protocol: ``reason`` says how, ``raw`` keeps (the start of) the frame."""
+
+    raw: str | bytes
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeRequest:
+    """Server side: a client asked for a subscription."""
+
+    topic: Topic
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeRequest:
+    """Server side: a client ended a subscription (SMC names it by ``subscription_id``)."""
+
+    topic: Topic
+
+
+Event: TypeAlias = Subscribed | Unsubscribed | SubscribeFailed | Data | Unknown | Malformed
+
+
+class Adapter(ABC):
+    """Client side of one protocol: builds outgoing frames and turns incoming frames into events.
+
+    The adapter keeps the record of active subscriptions, so that after a reconnect the driver calls
+    :meth:`connection_made` and sends what :meth:`data_to_send` returns to restore every one of them.
+    """
+
+    #: Whether the server confirms subscriptions. Without acks a subscription counts as active once sent.
+    acks: bool = True
+
+    def __init__(self) -> None:
+        self._active: dict[Topic, None] = {}
+        self._outbox: list[str] = []
+
+    @property
+    def active(self) -> tuple[Topic, ...]:
+        """The topics subscribed to, in the order they were first asked for."""
+        return tuple(self._active)
+
+    def subscribe(self, topic: Topic) -> None:
+        """Ask for ``topic``; a repeated ask for an active topic sends nothing."""
+        if topic in self._active:
+            return
+        self._active[topic] = None
+        self._outbox.extend(self._subscribe_frames(topic))
+
+    def unsubscribe(self, topic: Topic) -> None:
+        """End the subscription to ``topic``; unknown topics are ignored."""
+        if self._active.pop(topic, 0) is None:
+            self._outbox.extend(self._unsubscribe_frames(topic))
+
+    def connection_made(self) -> None:
+        """A new connection is open: forget per-connection state and queue every active subscription again."""
+        self._outbox.clear()
+        self._reset()
+        for topic in self._active:
+            self._outbox.extend(self._subscribe_frames(topic))
+
+    def data_to_send(self) -> list[str]:
+        """Frames the driver must send now, in order; calling it empties the queue."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def _drop(self, topic: Topic) -> None:
+        """Forget a topic the server refused, so that it is not asked for again after a reconnect."""
+        self._active.pop(topic, None)
+
+    def _reset(self) -> None:  # noqa: B027 - optional hook, most adapters keep no per-connection state
+        """Forget per-connection state (such as SMC's numbered subscription ids)."""
+
+    @abstractmethod
+    def _subscribe_frames(self, topic: Topic) -> list[str]: ...
+
+    @abstractmethod
+    def _unsubscribe_frames(self, topic: Topic) -> list[str]: ...
+
+    @abstractmethod
+    def parse(self, frame: str | bytes) -> Event:
+        """Turn one received frame into one event; never raises on bad input (see :class:`Malformed`)."""

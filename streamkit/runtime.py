@@ -1,0 +1,103 @@
+"""Which asyncio loop runs streamkit.
+
+In Jupyter that is the kernel's own loop (cells run on it), so observers and widgets are only ever touched
+on the kernel's thread. In a plain script it is one background loop thread that streamkit starts on first
+use. Code on other threads hands work back with :func:`call_soon`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["call_soon", "get_loop", "in_loop_thread", "run", "submit"]
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_background: asyncio.AbstractEventLoop | None = None
+_background_thread: threading.Thread | None = None
+_kernel_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _start_background() -> asyncio.AbstractEventLoop:
+    global _background, _background_thread
+    with _lock:
+        if _background is None or _background.is_closed():
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="streamkit-loop", daemon=True)
+            thread.start()
+            _background, _background_thread = loop, thread
+            atexit.register(_stop_background, loop, thread)
+        return _background
+
+
+def _stop_background(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    if loop.is_running():
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=2)
+
+
+def get_loop() -> asyncio.AbstractEventLoop:
+    """The loop streamkit uses from here: the one running in this thread (a notebook kernel, or your own
+    ``asyncio.run``), else the kernel loop seen earlier, else streamkit's background loop thread."""
+    global _kernel_loop
+    loop = _running_loop()
+    if loop is not None:
+        if threading.current_thread() is threading.main_thread():
+            _kernel_loop = loop
+        return loop
+    if _kernel_loop is not None and _kernel_loop.is_running() and not _kernel_loop.is_closed():
+        return _kernel_loop
+    return _start_background()
+
+
+def in_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the caller runs on ``loop``'s own thread (where blocking on it would deadlock)."""
+    return _running_loop() is loop
+
+
+def submit(coro: Coroutine[Any, Any, T], *, loop: asyncio.AbstractEventLoop | None = None,
+           timeout: float | None = None) -> T | asyncio.Task[T]:
+    """Run ``coro`` on ``loop`` (default :func:`get_loop`).
+
+    From another thread this waits for the result. On the loop's own thread (a notebook cell) waiting would
+    block the kernel, so the coroutine is scheduled as a task and the task is returned.
+    """
+    loop = loop or get_loop()
+    if in_loop_thread(loop):
+        return loop.create_task(coro)
+    return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+
+def run(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
+    """Run ``coro`` to completion and return its result, blocking the caller.
+
+    Works in a script and inside a notebook cell: there the kernel's loop is already running in this thread,
+    so nest-asyncio lets it run the coroutine to completion re-entrantly.
+    """
+    loop = get_loop()
+    if not in_loop_thread(loop):
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+    import nest_asyncio  # only where a blocking helper must wait inside a running kernel loop
+
+    nest_asyncio.apply(loop)
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+def call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], *args: Any) -> None:
+    """Call ``callback(*args)`` on ``loop``'s thread, from any thread."""
+    if in_loop_thread(loop):
+        loop.call_soon(callback, *args)
+    else:
+        loop.call_soon_threadsafe(callback, *args)
