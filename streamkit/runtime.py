@@ -67,8 +67,12 @@ def in_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
     return _running_loop() is loop
 
 
-def submit(coro: Coroutine[Any, Any, T], *, loop: asyncio.AbstractEventLoop | None = None,
-           timeout: float | None = None) -> T | asyncio.Task[T]:
+def submit(
+    coro: Coroutine[Any, Any, T],
+    *,
+    loop: asyncio.AbstractEventLoop | None = None,
+    timeout: float | None = None,
+) -> T | asyncio.Task[T]:
     """Run ``coro`` on ``loop`` (default :func:`get_loop`).
 
     From another thread this waits for the result. On the loop's own thread (a notebook cell) waiting would

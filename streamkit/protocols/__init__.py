@@ -5,13 +5,13 @@ from .base import (
     Data,
     Event,
     Malformed,
-    SubscribeFailed,
     Subscribed,
+    SubscribeFailed,
     SubscribeRequest,
     Topic,
     Unknown,
-    UnsubscribeRequest,
     Unsubscribed,
+    UnsubscribeRequest,
 )
 from .jsonws import JsonWsProtocol
 from .mist import MistProtocol

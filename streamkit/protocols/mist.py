@@ -20,13 +20,13 @@ from .base import (
     Data,
     Event,
     Malformed,
-    SubscribeFailed,
     Subscribed,
+    SubscribeFailed,
     SubscribeRequest,
     Topic,
     Unknown,
-    UnsubscribeRequest,
     Unsubscribed,
+    UnsubscribeRequest,
     clip,
 )
 

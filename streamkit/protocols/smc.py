@@ -32,13 +32,13 @@ from .base import (
     Data,
     Event,
     Malformed,
-    SubscribeFailed,
     Subscribed,
+    SubscribeFailed,
     SubscribeRequest,
     Topic,
     Unknown,
-    UnsubscribeRequest,
     Unsubscribed,
+    UnsubscribeRequest,
     clip,
 )
 
@@ -283,33 +283,42 @@ def login_flow(
     if api_version is None:
         url = f"{base}/api"
         body = _expect_json((yield HttpRequest("GET", url)), "SMC version discovery", url)
-        rels = [v.get("rel") for v in body.get("version", []) if isinstance(v, dict)] if isinstance(body, dict) else []
-        rels = [r for r in rels if isinstance(r, str) and _version_key(r)]
+        listed = body.get("version", []) if isinstance(body, dict) else []
+        rels: list[str] = [
+            v["rel"] for v in listed if isinstance(v, dict) and isinstance(v.get("rel"), str) and _version_key(v["rel"])
+        ]
         if not rels:
             raise ProtocolError(f"SMC version discovery: {url} lists no API versions; pass api_version=")
         api_version = max(rels, key=_version_key)
+    version: str = api_version
     if api_key is not None:
-        resp = yield HttpRequest("POST", f"{base}/{api_version}/login", json={"authenticationkey": api_key, "domain": domain})
+        resp = yield HttpRequest(
+            "POST", f"{base}/{version}/login", json={"authenticationkey": api_key, "domain": domain}
+        )
         how = "the API key (is the API client enabled, and allowed in this domain?)"
     else:
-        resp = yield HttpRequest("POST", f"{base}/{api_version}/lms_login", params={"login": login or "", "pwd": password or ""})
+        resp = yield HttpRequest(
+            "POST", f"{base}/{version}/lms_login", params={"login": login or "", "pwd": password or ""}
+        )
         how = "the login name and password"
     if resp.status in (401, 403):
         raise AuthenticationError(f"SMC login failed (HTTP {resp.status}): check {how}")
     if resp.status == 404:
-        raise ProtocolError(f"SMC login failed (HTTP 404): this SMC has no API version {api_version!r}")
+        raise ProtocolError(f"SMC login failed (HTTP 404): this SMC has no API version {version!r}")
     if not 200 <= resp.status < 300:
         raise AuthenticationError(f"SMC login failed (HTTP {resp.status}): check {how} and the SMC's API service")
     cookie = resp.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise ProtocolError(f"SMC login answered HTTP {resp.status} but set no {SESSION_COOKIE} cookie")
-    url = f"{base}/{api_version}/api"
+    url = f"{base}/{version}/api"
     body = _expect_json(
-        (yield HttpRequest("GET", url, headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})), "SMC entry points", url
+        (yield HttpRequest("GET", url, headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})),
+        "SMC entry points",
+        url,
     )
     points = body.get("entry_point", []) if isinstance(body, dict) else []
     entry_points = {p["rel"]: p["href"] for p in points if isinstance(p, dict) and "rel" in p and "href" in p}
-    return SmcSession(base, api_version, entry_points, cookie)
+    return SmcSession(base, version, entry_points, cookie)
 
 
 def logout_flow(session: SmcSession) -> Generator[HttpRequest, HttpResponse, None]:

@@ -21,6 +21,9 @@ __all__ = ["Faults", "Peer", "Simulator"]
 
 S = TypeVar("S", bound="Simulator")
 
+#: Bytes a client may have waiting in its send buffer before a simulator's clock waits for it.
+WRITE_HIGH = 256 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class Faults:
@@ -48,13 +51,23 @@ class Faults:
 
 
 class Peer:
-    """One client connection as a simulator sees it, whatever the server library underneath."""
+    """One client connection as a simulator sees it, whatever the server library underneath.
 
-    __slots__ = ("_send", "closed", "transport")
+    ``write`` (optional) queues a frame without waiting; a simulator that has it applies backpressure once
+    per tick (:meth:`Simulator._drain`) instead of awaiting every frame, which is what lets it run flat out.
+    """
 
-    def __init__(self, send: Callable[[str], Awaitable[Any]], transport: asyncio.BaseTransport | None) -> None:
+    __slots__ = ("_send", "closed", "transport", "write")
+
+    def __init__(
+        self,
+        send: Callable[[str], Awaitable[Any]],
+        transport: asyncio.BaseTransport | None,
+        write: Callable[[str], None] | None = None,
+    ) -> None:
         self._send = send
         self.transport = transport
+        self.write = write
         self.closed = False
 
     async def send(self, frame: str) -> None:
@@ -68,7 +81,7 @@ class Peer:
     def abort(self) -> None:
         """Drop the TCP connection at once, as a network failure would."""
         self.closed = True
-        if self.transport is not None:
+        if isinstance(self.transport, asyncio.WriteTransport):
             self.transport.abort()
 
 
@@ -170,8 +183,11 @@ class Simulator(ABC):
         try:
             sock = socket.create_server((self.host, self._port))
         except OSError as exc:
-            raise OSError(exc.errno, f"cannot listen on {self.host}:{self._port}: {exc.strerror}; "
-                                     "pick another port (port=0 takes a free one)") from None
+            raise OSError(
+                exc.errno,
+                f"cannot listen on {self.host}:{self._port}: {exc.strerror}; "
+                "pick another port (port=0 takes a free one)",
+            ) from None
         self._port = sock.getsockname()[1]
         self._sock = sock
         return sock
@@ -266,7 +282,20 @@ class Simulator(ABC):
             frame = self._corrupt(frame)
             self.counts["malformed"] += 1
         self.counts["frames"] += 1
-        await peer.send(frame)
+        if peer.write is None:
+            await peer.send(frame)
+        elif not peer.closed:
+            peer.write(frame)
+
+    async def _drain(self) -> None:
+        """Wait until no client has more than :data:`WRITE_HIGH` bytes waiting to be sent (backpressure)."""
+        for peer in tuple(self._peers):
+            transport = peer.transport
+            if not isinstance(transport, asyncio.WriteTransport):
+                continue
+            # asyncio transports have no public "wait for the low-water mark": poll, once per millisecond
+            while not transport.is_closing() and transport.get_write_buffer_size() > WRITE_HIGH:  # noqa: ASYNC110
+                await asyncio.sleep(0.001)
 
     def _corrupt(self, frame: str) -> str:
         """A broken version of ``frame``: cut in the middle, so it is not valid JSON."""

@@ -18,7 +18,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -75,13 +75,25 @@ class MistSimulator(Simulator):
         **world: Any,
     ) -> None:
         super().__init__(host=host, port=port, seed=seed, interval=interval, faults=faults, ssl=ssl)
-        self.world = MistWorld(seed=seed, sites=sites, aps=aps, switches=switches, gateways=gateways,
-                               clients=clients, maps=maps, start=time.time(), **world)
+        self.world = MistWorld(
+            seed=seed,
+            sites=sites,
+            aps=aps,
+            switches=switches,
+            gateways=gateways,
+            clients=clients,
+            maps=maps,
+            start=time.time(),
+            **world,
+        )
         secret = self.world.rng.__class__(f"credentials-{seed}")
         self.token = f"sim{secret.getrandbits(160):040x}"
         self.email = "admin@example.com"
         self.password = f"pw-{secret.getrandbits(48):012x}"
-        self.cookies = {"sessionid": f"{secret.getrandbits(128):032x}", "csrftoken": f"{secret.getrandbits(128):032x}"}
+        self.cookies = {
+            "sessionid": f"{secret.getrandbits(128):032x}",
+            "csrftoken": f"{secret.getrandbits(128):032x}",
+        }
         self.max_channels = max_channels
         self.data_as_object = data_as_object
         self._subs: defaultdict[str, set[Peer]] = defaultdict(set)
@@ -114,8 +126,19 @@ class MistSimulator(Simulator):
     @property
     def devices(self) -> list[dict[str, Any]]:
         """Every device: id, mac, name, type, model, site_id, map_id."""
-        return [{"id": d.id, "mac": d.mac, "name": d.name, "type": d.type, "model": d.model,
-                 "site_id": d.site_id, "map_id": d.map_id} for site in self.world.sites for d in site.devices]
+        return [
+            {
+                "id": d.id,
+                "mac": d.mac,
+                "name": d.name,
+                "type": d.type,
+                "model": d.model,
+                "site_id": d.site_id,
+                "map_id": d.map_id,
+            }
+            for site in self.world.sites
+            for d in site.devices
+        ]
 
     def channel(self, kind: str = "device_stats", *, site: int = 0, map: int = 0) -> str:
         """A channel this simulator serves: ``device_stats``, ``client_stats``, ``device_events`` or ``location``
@@ -142,7 +165,7 @@ class MistSimulator(Simulator):
         device = self.world.device_by_id[device_id]
         channel = f"/sites/{device.site_id}/devices/{device_id}/cmd"
         step = max(1, -(-len(text) // pieces))
-        chunks = [text[i:i + step] for i in range(0, len(text), step)]
+        chunks = [text[i : i + step] for i in range(0, len(text), step)]
 
         async def push() -> None:
             for chunk in chunks:
@@ -157,8 +180,14 @@ class MistSimulator(Simulator):
 
     async def _listen(self, sock: socket.socket) -> None:
         self._server = await serve(
-            self._handler, sock=sock, process_request=self._process_request, compression=None,
-            ping_interval=None, ssl=self.ssl, max_size=2**20, server_header="streamkit-sim (Mist)",
+            self._handler,
+            sock=sock,
+            process_request=self._process_request,
+            compression=None,
+            ping_interval=None,
+            ssl=self.ssl,
+            max_size=2**20,
+            server_header="streamkit-sim (Mist)",
         )
 
     async def _close(self) -> None:
@@ -205,7 +234,7 @@ class MistSimulator(Simulator):
         return all(values.get(name) == value for name, value in self.cookies.items())
 
     async def _handler(self, conn: ServerConnection) -> None:
-        peer = Peer(conn.send, conn.transport)
+        peer = Peer(conn.send, conn.transport, write=lambda frame: broadcast((conn,), frame))
         self._peers.add(peer)
         self.counts["connections"] += 1
         mine: set[str] = set()
@@ -274,5 +303,6 @@ class MistSimulator(Simulator):
             frame = self._data_frame(channel, payload)
             for peer in tuple(self._subs.get(channel, ())):
                 await self.send_data(peer, frame)
+        await self._drain()
         if not messages and self.interval == 0:
             await asyncio.sleep(0.01)  # flat out with nobody listening: do not spin

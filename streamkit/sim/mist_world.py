@@ -60,6 +60,9 @@ class MistDevice:
     ble_tx_pkts: int = 0
     ble_rx_pkts: int = 0
     ip_stat: dict[str, Any] = field(default_factory=dict)
+    tx_bps: int = 0
+    rx_bps: int = 0
+    band_clients: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True, eq=False)
@@ -153,14 +156,31 @@ class MistWorld:
             site = MistSite(self._uuid(), f"site-{s + 1:02d}", s, [self._uuid() for _ in range(maps)])
             subnet = 10 + s
             for i in range(aps):
-                site.aps.append(self._device(site, "ap", self.rng.choice(AP_MODELS), f"{site.name}-ap{i + 1:02d}",
-                                             f"10.{subnet}.12.{20 + i}", site.map_ids[i % maps]))
+                site.aps.append(
+                    self._device(
+                        site,
+                        "ap",
+                        self.rng.choice(AP_MODELS),
+                        f"{site.name}-ap{i + 1:02d}",
+                        f"10.{subnet}.12.{20 + i}",
+                        site.map_ids[i % maps],
+                    )
+                )
             for i in range(switches):
-                site.switches.append(self._device(site, "switch", "EX4100-48P", f"{site.name}-sw{i + 1}",
-                                                  f"10.{subnet}.12.{2 + i}", None))
+                site.switches.append(
+                    self._device(
+                        site,
+                        "switch",
+                        "EX4100-48P",
+                        f"{site.name}-sw{i + 1}",
+                        f"10.{subnet}.12.{2 + i}",
+                        None,
+                    )
+                )
             for i in range(gateways):
-                site.gateways.append(self._device(site, "gateway", "SRX320", f"{site.name}-gw{i + 1}",
-                                                  f"10.{subnet}.12.1", None))
+                site.gateways.append(
+                    self._device(site, "gateway", "SRX320", f"{site.name}-gw{i + 1}", f"10.{subnet}.12.1", None)
+                )
             for _ in range(clients):
                 self._join(site)
             self.sites.append(site)
@@ -178,14 +198,27 @@ class MistWorld:
     def _device(self, site: MistSite, kind: str, model: str, name: str, ip: str, map_id: str | None) -> MistDevice:
         rng = self.rng
         return MistDevice(
-            id=self._uuid(), mac=self._mac(), name=name, type=kind, model=model,
-            serial=f"A{rng.getrandbits(40):010X}"[:12], site_id=site.id, map_id=map_id,
-            x=round(rng.uniform(5, 95), 1), y=round(rng.uniform(5, 55), 1), ip=ip,
+            id=self._uuid(),
+            mac=self._mac(),
+            name=name,
+            type=kind,
+            model=model,
+            serial=f"A{rng.getrandbits(40):010X}"[:12],
+            site_id=site.id,
+            map_id=map_id,
+            x=round(rng.uniform(5, 95), 1),
+            y=round(rng.uniform(5, 55), 1),
+            ip=ip,
             version=rng.choice(("0.14.29313", "0.14.29543", "0.12.27452")) if kind == "ap" else "23.4R2-S2.1",
-            boot_time=self.now - rng.uniform(3_600, 90 * 86_400), partition=rng.randrange(64),
-            offset=rng.randrange(10**9, 5 * 10**9), cpu=rng.uniform(3, 30), mem_used_kb=rng.randrange(150_000, 400_000),
-            tx_bytes=rng.randrange(10**9, 10**11), rx_bytes=rng.randrange(10**9, 10**11),
-            ble_tx_pkts=rng.randrange(1_000, 20_000), ble_rx_pkts=rng.randrange(10**6, 10**9),
+            boot_time=self.now - rng.uniform(3_600, 90 * 86_400),
+            partition=rng.randrange(64),
+            offset=rng.randrange(10**9, 5 * 10**9),
+            cpu=rng.uniform(3, 30),
+            mem_used_kb=rng.randrange(150_000, 400_000),
+            tx_bytes=rng.randrange(10**9, 10**11),
+            rx_bytes=rng.randrange(10**9, 10**11),
+            ble_tx_pkts=rng.randrange(1_000, 20_000),
+            ble_rx_pkts=rng.randrange(10**6, 10**9),
         )
 
     def _join(self, site: MistSite) -> MistClient:
@@ -196,12 +229,24 @@ class MistWorld:
         ap = rng.choice(site.aps)
         band = rng.choice(("24", "5", "5", "6"))
         client = MistClient(
-            mac=self._mac(f"{rng.getrandbits(24) & 0xFCFFFF:06x}"), hostname=f"host-{self._client_serial:04d}",
+            mac=self._mac(f"{rng.getrandbits(24) & 0xFCFFFF:06x}"),
+            hostname=f"host-{self._client_serial:04d}",
             username=f"user{self._client_serial:04d}@example.com" if ssid == "corp" else "",
-            os=os_, manufacture=manufacture, family=family, model=model,
-            ip=f"172.{16 + site.index}.{rng.randrange(1, 254)}.{rng.randrange(2, 254)}", ap=ap, ssid=ssid,
-            wlan_id=wlan_id, band=band, channel=self._channel(band), rssi=rng.uniform(-80, -45),
-            snr=rng.uniform(15, 45), joined=self.now, x=ap.x + rng.uniform(-8, 8), y=ap.y + rng.uniform(-8, 8),
+            os=os_,
+            manufacture=manufacture,
+            family=family,
+            model=model,
+            ip=f"172.{16 + site.index}.{rng.randrange(1, 254)}.{rng.randrange(2, 254)}",
+            ap=ap,
+            ssid=ssid,
+            wlan_id=wlan_id,
+            band=band,
+            channel=self._channel(band),
+            rssi=rng.uniform(-80, -45),
+            snr=rng.uniform(15, 45),
+            joined=self.now,
+            x=ap.x + rng.uniform(-8, 8),
+            y=ap.y + rng.uniform(-8, 8),
         )
         site.clients[client.mac] = client
         return client
@@ -214,8 +259,11 @@ class MistWorld:
     def channels(self, site: MistSite) -> dict[str, str]:
         """The channels this site serves, by what they carry."""
         base = f"/sites/{site.id}"
-        out = {"device_stats": f"{base}/stats/devices", "client_stats": f"{base}/stats/clients",
-               "device_events": f"{base}/devices"}
+        out = {
+            "device_stats": f"{base}/stats/devices",
+            "client_stats": f"{base}/stats/clients",
+            "device_events": f"{base}/devices",
+        }
         for map_id in site.map_ids:
             out[f"location:{map_id}"] = f"{base}/stats/maps/{map_id}/clients"
         return out
@@ -251,7 +299,8 @@ class MistWorld:
                 if location_channel in wanted:
                     out.extend(
                         (location_channel, self._location_payload(c))
-                        for c in site.clients.values() if c.ap.map_id == map_id
+                        for c in site.clients.values()
+                        if c.ap.map_id == map_id
                     )
         return out
 
@@ -280,8 +329,10 @@ class MistWorld:
                 continue
             d.cpu = min(100.0, max(1.0, d.cpu * 0.9 + rng.uniform(2, 30) * 0.1))
             d.mem_used_kb = max(100_000, d.mem_used_kb + _draw(rng, -2_000, 2_001))
-            d.tx_bytes += int(rng.uniform(1e5, 5e6) * max(dt, 1.0))
-            d.rx_bytes += int(rng.uniform(1e5, 5e6) * max(dt, 1.0))
+            d.tx_bps = int(rng.uniform(8e5, 4e7))
+            d.rx_bps = int(rng.uniform(8e5, 4e7))
+            d.tx_bytes += int(d.tx_bps / 8 * max(dt, 1.0))
+            d.rx_bytes += int(d.rx_bps / 8 * max(dt, 1.0))
             d.ble_tx_pkts += _draw(rng, 0, 4)
             d.ble_rx_pkts += _draw(rng, 100, 4_000)
             d.offset += _draw(rng, 50, 500)
@@ -311,13 +362,22 @@ class MistWorld:
             client.rx_retries += rng.randrange(0, 3)
         while len(site.clients) < self.clients_per_site:
             self._join(site)
+        for ap in site.aps:
+            ap.band_clients = {"24": 0, "5": 0, "6": 0}
+        for client in site.clients.values():
+            client.ap.band_clients[client.band] += 1
 
     # -- payloads ------------------------------------------------------------------------------------------
 
     def _device_payloads(self, d: MistDevice) -> list[dict[str, Any]]:
         now = self.now
-        common = {"mac": d.mac, "last_seen": int(now), "uptime": int(now - d.boot_time), "version": d.version,
-                  "_partition": d.partition}
+        common = {
+            "mac": d.mac,
+            "last_seen": int(now),
+            "uptime": int(now - d.boot_time),
+            "version": d.version,
+            "_partition": d.partition,
+        }
         if d.type == "ap":
             return [self._ap_basic(d, common), self._ap_full(d, common)]
         if d.type == "switch":
@@ -331,80 +391,205 @@ class MistWorld:
         net = d.ip.rsplit(".", 1)[0]
         mac = d.mac
         ip6 = f"fe80:0:0:0:{int(mac[0:2], 16) ^ 2:x}{mac[2:4]}:{mac[4:6]}ff:fe{mac[6:8]}:{mac[8:12]}"
-        d.ip_stat = {"dns": [f"{net}.11", f"{net}.12"], "ips": {"vlan12": f"{d.ip}/25,{ip6}/64"},
-                     "gateway": f"{net}.1", "ip6": ip6, "netmask6": "/64", "ip": d.ip, "netmask": "255.255.255.128",
-                     "dhcp_server": f"{net}.1"}
+        d.ip_stat = {
+            "dns": [f"{net}.11", f"{net}.12"],
+            "ips": {"vlan12": f"{d.ip}/25,{ip6}/64"},
+            "gateway": f"{net}.1",
+            "ip6": ip6,
+            "netmask6": "/64",
+            "ip": d.ip,
+            "netmask": "255.255.255.128",
+            "dhcp_server": f"{net}.1",
+        }
         return d.ip_stat
 
     def _ap_basic(self, d: MistDevice, common: dict[str, Any]) -> dict[str, Any]:
-        return {**common, "_offset_apbasic": d.offset, "ip_stat": self._ip_stat(d), "ip": d.ip,
-                "ble_stat": {"tx_pkts": d.ble_tx_pkts, "tx_bytes": d.ble_tx_pkts * 12, "rx_pkts": d.ble_rx_pkts,
-                             "rx_bytes": d.ble_rx_pkts * 7, "tx_resets": 0},
-                "_time": round(self.now, 5)}
+        return {
+            **common,
+            "_offset_apbasic": d.offset,
+            "ip_stat": self._ip_stat(d),
+            "ip": d.ip,
+            "ble_stat": {
+                "tx_pkts": d.ble_tx_pkts,
+                "tx_bytes": d.ble_tx_pkts * 12,
+                "rx_pkts": d.ble_rx_pkts,
+                "rx_bytes": d.ble_rx_pkts * 7,
+                "tx_resets": 0,
+            },
+            "_time": round(self.now, 5),
+        }
 
     def _ap_full(self, d: MistDevice, common: dict[str, Any]) -> dict[str, Any]:
-        on_ap = [c for c in self.site_by_id[d.site_id].clients.values() if c.ap is d]
-        by_band = {band: sum(1 for c in on_ap if c.band == band) for band in ("24", "5", "6")}
-        rng = self.noise
+        noise = -92 - d.offset % 5
         radio = {
-            f"band_{band}": {"channel": ch, "bandwidth": bw, "power": power, "num_clients": by_band[band],
-                             "util_all": _draw(rng, 5, 70), "noise_floor": _draw(rng, -96, -85),
-                             "tx_bytes": d.tx_bytes // 3, "rx_bytes": d.rx_bytes // 3}
+            f"band_{band}": {
+                "channel": ch,
+                "bandwidth": bw,
+                "power": power,
+                "num_clients": d.band_clients[band],
+                "util_all": min(95, 5 + 9 * d.band_clients[band] + int(d.cpu) // 3),
+                "noise_floor": noise,
+                "tx_bytes": d.tx_bytes // 3,
+                "rx_bytes": d.rx_bytes // 3,
+            }
             for band, ch, bw, power in (("24", 6, 20, 10), ("5", 36, 40, 14), ("6", 37, 80, 12))
         }
-        return {**common, "_offset_apstats": d.offset + 1, "name": d.name, "model": d.model, "type": "ap",
-                "serial": d.serial, "status": "connected", "num_clients": len(on_ap), "radio_stat": radio,
-                "port_stat": {"eth0": {"up": True, "speed": 1000, "full_duplex": True, "tx_bytes": d.tx_bytes,
-                                       "rx_bytes": d.rx_bytes, "tx_pkts": d.tx_bytes // 900,
-                                       "rx_pkts": d.rx_bytes // 900}},
-                "cpu_util": round(d.cpu), "mem_used_kb": d.mem_used_kb, "mem_total_kb": 1_000_000,
-                "tx_bps": _draw(rng, 10_000, 20_000_000), "rx_bps": _draw(rng, 10_000, 80_000_000),
-                "map_id": d.map_id, "x": d.x, "y": d.y, "ip": d.ip, "_time": round(self.now, 5)}
+        return {
+            **common,
+            "_offset_apstats": d.offset + 1,
+            "name": d.name,
+            "model": d.model,
+            "type": "ap",
+            "serial": d.serial,
+            "status": "connected",
+            "num_clients": sum(d.band_clients.values()),
+            "radio_stat": radio,
+            "port_stat": {
+                "eth0": {
+                    "up": True,
+                    "speed": 1000,
+                    "full_duplex": True,
+                    "tx_bytes": d.tx_bytes,
+                    "rx_bytes": d.rx_bytes,
+                    "tx_pkts": d.tx_bytes // 900,
+                    "rx_pkts": d.rx_bytes // 900,
+                }
+            },
+            "cpu_util": round(d.cpu),
+            "mem_used_kb": d.mem_used_kb,
+            "mem_total_kb": 1_000_000,
+            "tx_bps": d.tx_bps,
+            "rx_bps": d.rx_bps,
+            "map_id": d.map_id,
+            "x": d.x,
+            "y": d.y,
+            "ip": d.ip,
+            "_time": round(self.now, 5),
+        }
 
     def _if_stat(self, d: MistDevice, ports: int) -> dict[str, Any]:
         rng = self.noise
-        return {f"ge-0/0/{i}.0": {"port_id": f"ge-0/0/{i}", "up": (i + self.ticks // 50) % 7 != 0,
-                                  "tx_bytes": d.tx_bytes // (i + 1), "rx_bytes": d.rx_bytes // (i + 1),
-                                  "tx_pkts": d.tx_bytes // (900 * (i + 1)), "rx_pkts": d.rx_bytes // (900 * (i + 1)),
-                                  "tx_bps": _draw(rng, 0, 10**8), "rx_bps": _draw(rng, 0, 10**8)}
-                for i in range(ports)}
+        return {
+            f"ge-0/0/{i}.0": {
+                "port_id": f"ge-0/0/{i}",
+                "up": (i + self.ticks // 50) % 7 != 0,
+                "tx_bytes": d.tx_bytes // (i + 1),
+                "rx_bytes": d.rx_bytes // (i + 1),
+                "tx_pkts": d.tx_bytes // (900 * (i + 1)),
+                "rx_pkts": d.rx_bytes // (900 * (i + 1)),
+                "tx_bps": _draw(rng, 0, 10**8),
+                "rx_bps": _draw(rng, 0, 10**8),
+            }
+            for i in range(ports)
+        }
 
     def _switch(self, d: MistDevice, common: dict[str, Any]) -> dict[str, Any]:
         site = self.site_by_id[d.site_id]
-        return {**common, "name": d.name, "model": d.model, "type": "switch", "serial": d.serial,
-                "status": "connected", "ip": d.ip, "cpu_util": round(d.cpu), "if_stat": self._if_stat(d, 8),
-                "module_stat": [{"fpc_idx": 0, "model": d.model, "serial": d.serial,
-                                 "temperatures": [{"name": "CPU", "celsius": round(40 + d.cpu / 4, 1)}],
-                                 "poe": {"max_power": 740.0, "power_draw": round(8.5 * len(site.aps), 1)}}],
-                "clients": [{"mac": ap.mac, "port_id": f"ge-0/0/{i}", "vlan": 12, "hostname": ap.name}
-                            for i, ap in enumerate(site.aps)],
-                "_time": round(self.now, 5)}
+        return {
+            **common,
+            "name": d.name,
+            "model": d.model,
+            "type": "switch",
+            "serial": d.serial,
+            "status": "connected",
+            "ip": d.ip,
+            "cpu_util": round(d.cpu),
+            "if_stat": self._if_stat(d, 8),
+            "module_stat": [
+                {
+                    "fpc_idx": 0,
+                    "model": d.model,
+                    "serial": d.serial,
+                    "temperatures": [{"name": "CPU", "celsius": round(40 + d.cpu / 4, 1)}],
+                    "poe": {"max_power": 740.0, "power_draw": round(8.5 * len(site.aps), 1)},
+                }
+            ],
+            "clients": [
+                {"mac": ap.mac, "port_id": f"ge-0/0/{i}", "vlan": 12, "hostname": ap.name}
+                for i, ap in enumerate(site.aps)
+            ],
+            "_time": round(self.now, 5),
+        }
 
     def _gateway(self, d: MistDevice, common: dict[str, Any]) -> dict[str, Any]:
         site = self.site_by_id[d.site_id]
         rng = self.noise
-        return {**common, "name": d.name, "model": d.model, "type": "gateway", "serial": d.serial,
-                "status": "connected", "ip": d.ip, "cpu_util": round(d.cpu), "if_stat": self._if_stat(d, 4),
-                "spu_stat": [{"spu_cpu": round(d.cpu), "spu_sessions": _draw(rng, 200, 5_000),
-                              "spu_max_sessions": 65_536, "spu_memory": _draw(rng, 30, 60)}],
-                "dhcpd_stat": {"LAN": {"num_ips": 253, "num_leased": len(site.clients)}},
-                "_time": round(self.now, 5)}
+        return {
+            **common,
+            "name": d.name,
+            "model": d.model,
+            "type": "gateway",
+            "serial": d.serial,
+            "status": "connected",
+            "ip": d.ip,
+            "cpu_util": round(d.cpu),
+            "if_stat": self._if_stat(d, 4),
+            "spu_stat": [
+                {
+                    "spu_cpu": round(d.cpu),
+                    "spu_sessions": _draw(rng, 200, 5_000),
+                    "spu_max_sessions": 65_536,
+                    "spu_memory": _draw(rng, 30, 60),
+                }
+            ],
+            "dhcpd_stat": {"LAN": {"num_ips": 253, "num_leased": len(site.clients)}},
+            "_time": round(self.now, 5),
+        }
 
     def _client_payload(self, c: MistClient) -> dict[str, Any]:
         now = self.now
-        return {"mac": c.mac, "last_seen": int(now), "username": c.username, "hostname": c.hostname, "os": c.os,
-                "manufacture": c.manufacture, "family": c.family, "model": c.model, "ip": c.ip, "ap_mac": c.ap.mac,
-                "ap_id": c.ap.id, "ssid": c.ssid, "wlan_id": c.wlan_id, "uptime": int(now - c.joined),
-                "idle_time": 1, "power_saving": c.family == "iPhone", "band": c.band,
-                "proto": {"24": "n", "5": "ac", "6": "ax"}[c.band], "key_mgmt": "WPA2-PSK/CCMP",
-                "channel": c.channel, "vlan_id": 12, "rssi": round(c.rssi), "snr": round(c.snr),
-                "tx_rate": 866.7, "rx_rate": 780.0, "tx_bytes": c.tx_bytes, "tx_bps": c.tx_bps,
-                "tx_packets": c.tx_packets, "tx_retries": c.tx_retries, "rx_bytes": c.rx_bytes, "rx_bps": c.rx_bps,
-                "rx_packets": c.rx_packets, "rx_retries": c.rx_retries, "map_id": c.ap.map_id,
-                "x": round(c.x, 1), "y": round(c.y, 1), "num_locating_aps": 3, "accuracy": 4,
-                "is_guest": c.ssid == "guest", "_time": round(now, 5)}
+        return {
+            "mac": c.mac,
+            "last_seen": int(now),
+            "username": c.username,
+            "hostname": c.hostname,
+            "os": c.os,
+            "manufacture": c.manufacture,
+            "family": c.family,
+            "model": c.model,
+            "ip": c.ip,
+            "ap_mac": c.ap.mac,
+            "ap_id": c.ap.id,
+            "ssid": c.ssid,
+            "wlan_id": c.wlan_id,
+            "uptime": int(now - c.joined),
+            "idle_time": 1,
+            "power_saving": c.family == "iPhone",
+            "band": c.band,
+            "proto": {"24": "n", "5": "ac", "6": "ax"}[c.band],
+            "key_mgmt": "WPA2-PSK/CCMP",
+            "channel": c.channel,
+            "vlan_id": 12,
+            "rssi": round(c.rssi),
+            "snr": round(c.snr),
+            "tx_rate": 866.7,
+            "rx_rate": 780.0,
+            "tx_bytes": c.tx_bytes,
+            "tx_bps": c.tx_bps,
+            "tx_packets": c.tx_packets,
+            "tx_retries": c.tx_retries,
+            "rx_bytes": c.rx_bytes,
+            "rx_bps": c.rx_bps,
+            "rx_packets": c.rx_packets,
+            "rx_retries": c.rx_retries,
+            "map_id": c.ap.map_id,
+            "x": round(c.x, 1),
+            "y": round(c.y, 1),
+            "num_locating_aps": 3,
+            "accuracy": 4,
+            "is_guest": c.ssid == "guest",
+            "_time": round(now, 5),
+        }
 
     def _location_payload(self, c: MistClient) -> dict[str, Any]:
-        return {"mac": c.mac, "map_id": c.ap.map_id, "x": round(c.x * 10, 1), "y": round(c.y * 10, 1),
-                "x_m": round(c.x, 2), "y_m": round(c.y, 2), "num_locating_aps": 3, "accuracy": 4,
-                "_time": round(self.now, 5)}
+        return {
+            "mac": c.mac,
+            "map_id": c.ap.map_id,
+            "x": round(c.x * 10, 1),
+            "y": round(c.y * 10, 1),
+            "x_m": round(c.x, 2),
+            "y_m": round(c.y, 2),
+            "num_locating_aps": 3,
+            "accuracy": 4,
+            "_time": round(self.now, 5),
+        }

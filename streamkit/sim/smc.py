@@ -11,13 +11,13 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
 from ..protocols import smc
-from ..protocols.base import Malformed, SubscribeRequest, Topic
+from ..protocols.base import Malformed, SubscribeRequest
 from ._server import Faults, Peer, Simulator
 from .smc_world import SmcWorld
 
@@ -31,7 +31,7 @@ class _Socket:
     """One status-socket connection: its numbered subscriptions (from 0 on every connection)."""
 
     peer: Peer
-    subs: dict[int, Topic]
+    subs: dict[int, tuple[str, str]]
     next_id: int = 0
 
 
@@ -67,8 +67,16 @@ class SmcSimulator(Simulator):
     ) -> None:
         super().__init__(host=host, port=port, seed=seed, interval=interval, faults=faults, ssl=ssl)
         self.version = API_VERSIONS[-1]
-        self.world = SmcWorld(seed=seed, version=self.version, engines=engines, clusters=clusters,
-                              cluster_nodes=cluster_nodes, vpns=vpns, tunnels=tunnels, flap_rate=flap_rate)
+        self.world = SmcWorld(
+            seed=seed,
+            version=self.version,
+            engines=engines,
+            clusters=clusters,
+            cluster_nodes=cluster_nodes,
+            vpns=vpns,
+            tunnels=tunnels,
+            flap_rate=flap_rate,
+        )
         secret = self.world.rng.__class__(f"credentials-{seed}")
         self.api_key = f"{secret.getrandbits(120):030x}"
         self.login = "sim-admin"
@@ -126,9 +134,9 @@ class SmcSimulator(Simulator):
         app.router.add_get("/{ver}/system/current_user", self._current_user)
         app.router.add_get("/{ver}/elements/{kind}", self._elements)
         app.router.add_get("/{ver}/status/socket", self._status_socket)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
-        await web.SockSite(self._runner, sock, ssl_context=self.ssl, shutdown_timeout=1.0).start()
+        await web.SockSite(self._runner, sock, ssl_context=self.ssl).start()
 
     async def _close(self) -> None:
         self._sockets.clear()
@@ -172,11 +180,22 @@ class SmcSimulator(Simulator):
     async def _entry_points(self, request: web.Request) -> web.Response:
         self._check_version(request)
         ver = request.match_info["ver"]
-        points = [("login", "POST", "login"), ("lms_login", "POST", "lms_login"), ("logout", "PUT", "logout"),
-                  ("current_user", "GET", "system/current_user"), ("single_fw", "GET", "elements/single_fw"),
-                  ("fw_cluster", "GET", "elements/fw_cluster"), ("vpn", "GET", "elements/vpn")]
-        return web.json_response({"entry_point": [{"rel": rel, "href": f"{self.url}/{ver}/{path}", "method": method}
-                                                  for rel, method, path in points]})
+        points = [
+            ("login", "POST", "login"),
+            ("lms_login", "POST", "lms_login"),
+            ("logout", "PUT", "logout"),
+            ("current_user", "GET", "system/current_user"),
+            ("single_fw", "GET", "elements/single_fw"),
+            ("fw_cluster", "GET", "elements/fw_cluster"),
+            ("vpn", "GET", "elements/vpn"),
+        ]
+        return web.json_response(
+            {
+                "entry_point": [
+                    {"rel": rel, "href": f"{self.url}/{ver}/{path}", "method": method} for rel, method, path in points
+                ]
+            }
+        )
 
     async def _login(self, request: web.Request) -> web.Response:
         self._check_version(request)
@@ -248,7 +267,7 @@ class SmcSimulator(Simulator):
             else:
                 await conn.peer.send(smc.unsubscribed_frame(sid))
             return
-        kind, value = request.topic  # type: ignore[misc]
+        kind, value = cast(tuple[str, str], request.topic)
         if kind == "context":
             members = self.world.context_members(value)
             if members is None:

@@ -14,13 +14,27 @@ __all__ = ["ENGINE_CONTEXTS", "SmcWorld"]
 
 #: Status-socket contexts for engine families (both spellings the protocol notes mention), by REST type.
 ENGINE_CONTEXTS: dict[str, str] = {
-    "fw_single": "single_fw", "single_fw": "single_fw", "fw_cluster": "fw_cluster", "cluster_fw": "fw_cluster",
-    "virtual_fw": "virtual_fw", "fw_virtual": "virtual_fw", "single_ips": "single_ips", "virtual_ips": "virtual_ips",
-    "single_layer2": "single_layer2", "layer2_cluster": "layer2_cluster", "master_engine": "master_engine",
+    "fw_single": "single_fw",
+    "single_fw": "single_fw",
+    "fw_cluster": "fw_cluster",
+    "cluster_fw": "fw_cluster",
+    "virtual_fw": "virtual_fw",
+    "fw_virtual": "virtual_fw",
+    "single_ips": "single_ips",
+    "virtual_ips": "virtual_ips",
+    "single_layer2": "single_layer2",
+    "layer2_cluster": "layer2_cluster",
+    "master_engine": "master_engine",
     "cloud_single_fw": "cloud_single_fw",
 }
-NODE_OK = {"Online": "OK", "Standby": "OK", "Going Online": "WARNING", "Locked Online": "WARNING",
-           "Offline": "ERROR", "No Policy Installed": "WARNING"}
+NODE_OK = {
+    "Online": "OK",
+    "Standby": "OK",
+    "Going Online": "WARNING",
+    "Locked Online": "WARNING",
+    "Offline": "ERROR",
+    "No Policy Installed": "WARNING",
+}
 CITIES = ("berlin", "paris", "madrid", "oslo", "rome", "vienna", "lisbon", "dublin", "prague", "warsaw")
 
 
@@ -108,9 +122,16 @@ class SmcWorld:
             for n in range(1 if single else cluster_nodes):
                 nid = next_id + 1 + n
                 state = "Online" if single or n == 0 else "Standby"
-                engine.nodes.append(SmcNode(nid, f"{name} node {n + 1}", f"{engine.path}/firewall_node/{nid}", state,
-                                            self.rng.choice(("7.1.2", "7.2.0", "7.2.1")),
-                                            str(self.rng.randrange(1000, 2000))))
+                engine.nodes.append(
+                    SmcNode(
+                        nid,
+                        f"{name} node {n + 1}",
+                        f"{engine.path}/firewall_node/{nid}",
+                        state,
+                        self.rng.choice(("7.1.2", "7.2.0", "7.2.1")),
+                        str(self.rng.randrange(1000, 2000)),
+                    )
+                )
             self.engines.append(engine)
             next_id += 10 + self.rng.randrange(40)
         link_id = 20000 + self.rng.randrange(1000)
@@ -138,8 +159,16 @@ class SmcWorld:
 
     def _link(self, id_: int, name: str, path: str) -> SmcLink:
         rng = self.rng
-        return SmcLink(id_, name, path, health=rng.uniform(90, 100), latency=rng.uniform(5, 60),
-                       jitter=rng.uniform(0.5, 5), loss=rng.uniform(0, 20), traffic=rng.uniform(1e5, 5e7))
+        return SmcLink(
+            id_,
+            name,
+            path,
+            health=rng.uniform(90, 100),
+            latency=rng.uniform(5, 60),
+            jitter=rng.uniform(0.5, 5),
+            loss=rng.uniform(0, 20),
+            traffic=rng.uniform(1e5, 5e7),
+        )
 
     # -- lookups -------------------------------------------------------------------------------------------
 
@@ -167,26 +196,50 @@ class SmcWorld:
         """The status object of one element (hrefs in ``result`` are paths; the server makes them absolute)."""
         obj = self._by_path[path]
         if isinstance(obj, SmcNode):
-            return {"name": obj.name, "monitoring_state": "READY", "monitoring_status": NODE_OK[obj.state],
-                    "engine_node_status": obj.state, "installed_policy": "Standard Firewall Policy",
-                    "configuration_status": "Installed" if obj.state != "No Policy Installed" else "Initial",
-                    "platform": obj.platform, "version": obj.version, "dyn_up": obj.dyn_up,
-                    "master_node": "mgmt-server", "result": []}
+            return {
+                "name": obj.name,
+                "monitoring_state": "READY",
+                "monitoring_status": NODE_OK[obj.state],
+                "engine_node_status": obj.state,
+                "installed_policy": "Standard Firewall Policy",
+                "configuration_status": "Installed" if obj.state != "No Policy Installed" else "Initial",
+                "platform": obj.platform,
+                "version": obj.version,
+                "dyn_up": obj.dyn_up,
+                "master_node": "mgmt-server",
+                "result": [],
+            }
         if isinstance(obj, SmcEngine):
             worst = max((NODE_OK[n.state] for n in obj.nodes), key=("OK", "WARNING", "ERROR").index)
-            return {"name": obj.name, "monitoring_state": "READY", "monitoring_status": worst,
-                    "result": [{"href": n.path, "name": n.name, "type": "firewall_node"} for n in obj.nodes]}
+            return {
+                "name": obj.name,
+                "monitoring_state": "READY",
+                "monitoring_status": worst,
+                "result": [{"href": n.path, "name": n.name, "type": "firewall_node"} for n in obj.nodes],
+            }
         if isinstance(obj, SmcVpn):
             health = min((t.health for t in obj.tunnels), default=100.0)
-            return {"name": obj.name, "monitoring_state": "READY", "monitoring_status": _vpn_status(health),
-                    "vpn_status_code": _vpn_code(health), "health_in_percent": round(health),
-                    "result": [{"href": t.path, "name": t.name, "type": "tunnel"} for t in obj.tunnels]}
+            return {
+                "name": obj.name,
+                "monitoring_state": "READY",
+                "monitoring_status": _vpn_status(health),
+                "vpn_status_code": _vpn_code(health),
+                "health_in_percent": round(health),
+                "result": [{"href": t.path, "name": t.name, "type": "tunnel"} for t in obj.tunnels],
+            }
         link: SmcLink = obj
-        return {"name": link.name, "monitoring_state": "READY", "monitoring_status": _vpn_status(link.health),
-                "vpn_status_code": _vpn_code(link.health), "health_in_percent": round(link.health),
-                "traffic_in_bits_per_sec": round(link.traffic), "packet_loss_in_permyriad": round(link.loss),
-                "latency_in_ms": round(link.latency, 1), "jitter_in_ms": round(link.jitter, 2),
-                "result": [{"href": c.path, "name": c.name, "type": "tunnel_endpoint"} for c in link.children]}
+        return {
+            "name": link.name,
+            "monitoring_state": "READY",
+            "monitoring_status": _vpn_status(link.health),
+            "vpn_status_code": _vpn_code(link.health),
+            "health_in_percent": round(link.health),
+            "traffic_in_bits_per_sec": round(link.traffic),
+            "packet_loss_in_permyriad": round(link.loss),
+            "latency_in_ms": round(link.latency, 1),
+            "jitter_in_ms": round(link.jitter, 2),
+            "result": [{"href": c.path, "name": c.name, "type": "tunnel_endpoint"} for c in link.children],
+        }
 
     # -- evolution -----------------------------------------------------------------------------------------
 
@@ -201,8 +254,9 @@ class SmcWorld:
                 before = node.state
                 if node.state == "Offline":
                     node.state = "Going Online" if roll < 0.3 else "Offline"
-                elif node.state == "Going Online":
-                    node.state = "Online" if roll < 0.5 else "Going Online"
+                elif node.state == "Going Online" and roll < 0.5:  # back as the standby if a peer took over
+                    active = any(n.state == "Online" for n in engine.nodes if n is not node)
+                    node.state = "Standby" if active else "Online"
                 elif roll < self.flap_rate:
                     if node.state == "Online" and len(engine.nodes) > 1:  # fail-over to the standby
                         node.state = "Offline"

@@ -1,0 +1,229 @@
+"""The ``streamkit`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+
+__all__ = ["main"]
+
+EPILOG = """\
+examples:
+  streamkit demo                      start the Mist simulator and print decoded device stats
+  streamkit sim mist --port 8765      serve a simulated Mist stream until Ctrl-C
+  streamkit sim smc --interval 0.5    serve a simulated SMC (REST + status socket)
+"""
+
+
+def _add_sim_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    p.add_argument("--seed", type=int, default=0, help="scenario seed (default: %(default)s)")
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        help="seconds between updates of each device (0: flat out; default: %(default)s)",
+    )
+    p.add_argument("--json", action="store_true", help="print the connection details as one JSON line")
+    faults = p.add_argument_group("fault injection")
+    faults.add_argument("--drop-every", type=float, metavar="S", help="abort every connection every S seconds")
+    faults.add_argument(
+        "--malformed",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="replace a data frame by a broken one with probability P",
+    )
+    faults.add_argument("--stall-every", type=float, metavar="S", help="every S seconds stop sending and reading")
+    faults.add_argument("--stall-for", type=float, default=5.0, metavar="S", help="length of a stall (default: 5)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streamkit",
+        description="Explore live network telemetry streams.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"streamkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the Mist simulator and print a few decoded device-stats records",
+        description="Start the built-in Mist simulator, subscribe to one site's device stats "
+        "and print decoded records.",
+        epilog="example:\n  streamkit demo --count 10",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("--count", type=int, default=8, help="records to print (default: %(default)s)")
+    demo.add_argument("--seed", type=int, default=0, help="scenario seed (default: %(default)s)")
+
+    sim = sub.add_parser(
+        "sim",
+        help="serve a simulated vendor stream on loopback",
+        description="Serve a simulated Mist stream or SMC (REST + status socket) until Ctrl-C.",
+        epilog="examples:\n  streamkit sim mist --port 8765 --sites 3\n  streamkit sim smc --drop-every 30",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    kinds = sim.add_subparsers(dest="kind", metavar="KIND", required=True)
+    mist = kinds.add_parser("mist", help="Juniper Mist stream (token, basic or cookie auth)")
+    _add_sim_options(mist)
+    size = mist.add_argument_group("scenario size")
+    size.add_argument("--sites", type=int, default=2)
+    size.add_argument("--aps", type=int, default=8, help="access points per site")
+    size.add_argument("--clients", type=int, default=30, help="wireless clients per site")
+    smc = kinds.add_parser("smc", help="Forcepoint SMC: REST session and status socket")
+    _add_sim_options(smc)
+    size = smc.add_argument_group("scenario size")
+    size.add_argument("--engines", type=int, default=3, help="single firewalls")
+    size.add_argument("--clusters", type=int, default=1, help="firewall clusters")
+    size.add_argument("--tunnels", type=int, default=3, help="tunnels per VPN")
+    return parser
+
+
+def _simulator(args: argparse.Namespace) -> Any:
+    from .sim import Faults, MistSimulator, SmcSimulator
+
+    faults = Faults(
+        drop_every=args.drop_every,
+        malformed=args.malformed,
+        stall_every=args.stall_every,
+        stall_for=args.stall_for,
+    )
+    common = {
+        "host": args.host,
+        "port": args.port,
+        "seed": args.seed,
+        "interval": args.interval,
+        "faults": faults,
+    }
+    if args.kind == "mist":
+        return MistSimulator(sites=args.sites, aps=args.aps, clients=args.clients, **common)
+    return SmcSimulator(engines=args.engines, clusters=args.clusters, tunnels=args.tunnels, **common)
+
+
+def _describe(sim: Any) -> dict[str, Any]:
+    if sim.__class__.__name__ == "MistSimulator":
+        return {
+            "kind": "mist",
+            "url": sim.url,
+            "token": sim.token,
+            "email": sim.email,
+            "password": sim.password,
+            "org_id": sim.org_id,
+            "site_ids": sim.site_ids,
+            "map_ids": sim.map_ids,
+            "channels": {
+                kind: sim.channel(kind) for kind in ("device_stats", "client_stats", "device_events", "location")
+            },
+        }
+    return {
+        "kind": "smc",
+        "url": sim.url,
+        "socket_url": sim.socket_url,
+        "api_key": sim.api_key,
+        "login": sim.login,
+        "password": sim.password,
+        "hrefs": sim.hrefs,
+    }
+
+
+def _print_details(info: dict[str, Any]) -> None:
+    if info["kind"] == "mist":
+        print(
+            textwrap.dedent(f"""\
+            Mist simulator listening on {info["url"]}
+              token     {info["token"]}   (header  Authorization: Token ...)
+              basic     {info["email"]} / {info["password"]}
+              org       {info["org_id"]}
+              sites     {", ".join(info["site_ids"])}
+              channels  {info["channels"]["device_stats"]}
+                        {info["channels"]["client_stats"]}
+                        {info["channels"]["device_events"]}
+                        {info["channels"]["location"]}
+            Point a client at it:  export MIST_API_TOKEN={info["token"]}""")
+        )
+    else:
+        print(
+            textwrap.dedent(f"""\
+            SMC simulator listening on {info["url"]}   (status socket {info["socket_url"]})
+              api key   {info["api_key"]}
+              lms login {info["login"]} / {info["password"]}
+              nodes     {", ".join(info["hrefs"]["nodes"][:2])} ...
+              endpoints {", ".join(info["hrefs"]["endpoints"][:1])} ...
+            Point a client at it:  export SMC_URL={info["url"]} SMC_API_KEY={info["api_key"]}""")
+        )
+    print("Ctrl-C stops it.", flush=True)
+
+
+async def _serve(sim: Any, as_json: bool) -> None:
+    from ._json import dumps
+
+    async with sim:
+        info = _describe(sim)
+        if as_json:
+            print(dumps(info), flush=True)
+        else:
+            _print_details(info)
+        await asyncio.Future()
+
+
+async def _demo(count: int, seed: int) -> None:
+    from .connection import WebSocketTransport
+    from .protocols import Data, MistProtocol, SubscribeFailed
+    from .sim import MistSimulator
+
+    async with MistSimulator(seed=seed, interval=0.5, sites=1) as sim:
+        channel = sim.channel("device_stats")
+        print(f"Mist simulator at {sim.url} (seed {seed}); subscribing to {channel}", flush=True)
+        transport = WebSocketTransport(sim.url, headers=sim.headers, proxy=None)
+        adapter = MistProtocol()
+        await transport.connect()
+        try:
+            adapter.subscribe(channel)
+            for frame in adapter.data_to_send():
+                await transport.send(frame)
+            shown = 0
+            while shown < count:
+                event = adapter.parse(await transport.recv())
+                if isinstance(event, SubscribeFailed):
+                    raise SystemExit(f"subscription refused: {event.detail}")
+                if isinstance(event, Data):
+                    shown += 1
+                    print(_summary(shown, event.payload), flush=True)
+        finally:
+            await transport.close()
+
+
+def _summary(n: int, record: dict[str, Any]) -> str:
+    kind = record.get("type") or "ap (basic)"
+    facts: dict[str, Any] = {k: record[k] for k in ("name", "ip", "uptime", "cpu_util", "num_clients") if k in record}
+    ble = record.get("ble_stat")
+    if ble:
+        facts["ble_rx_pkts"] = ble.get("rx_pkts")
+    text = "  ".join(f"{k}={v}" for k, v in facts.items())
+    return f"{n:3d}  {record.get('mac', '?'):12}  {kind:10}  {text}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            asyncio.run(_demo(args.count, args.seed))
+        elif args.command == "sim":
+            asyncio.run(_serve(_simulator(args), args.json))
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 130
+    except (OSError, ValueError) as exc:
+        print(f"streamkit: {exc}", file=sys.stderr)
+        return 2
+    return 0
