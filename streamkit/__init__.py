@@ -19,31 +19,66 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from . import protocols, runtime, sim
+    from . import connection, protocols, runtime, sim
+    from .collect import acollect, collect
+    from .connection import JsonClient, MistClient, Reconnect, Record, SmcClient, mist, smc, websocket
+    from .runtime import scheduler
     from .sim import Faults, MistSimulator, SmcSimulator
 
 #: Public names that load lazily, by the module that defines them.
 _LAZY: dict[str, str] = {
+    "mist": "streamkit.connection",
+    "smc": "streamkit.connection",
+    "websocket": "streamkit.connection",
+    "MistClient": "streamkit.connection",
+    "SmcClient": "streamkit.connection",
+    "JsonClient": "streamkit.connection",
+    "Record": "streamkit.connection",
+    "Reconnect": "streamkit.connection",
+    "collect": "streamkit.collect",
+    "acollect": "streamkit.collect",
+    "scheduler": "streamkit.runtime",
     "Faults": "streamkit.sim",
     "MistSimulator": "streamkit.sim",
     "SmcSimulator": "streamkit.sim",
 }
-_SUBMODULES = ("protocols", "runtime", "sim")
+_SUBMODULES = ("connection", "protocols", "runtime", "sim")
+_EAGER = (
+    "AuthenticationError",
+    "ConnectionLost",
+    "ProtocolError",
+    "RateLimited",
+    "StreamkitError",
+    "SubscriptionError",
+    "__version__",
+)
 
 __all__ = [
     "AuthenticationError",
     "ConnectionLost",
     "Faults",
+    "JsonClient",
+    "MistClient",
     "MistSimulator",
     "ProtocolError",
     "RateLimited",
+    "Reconnect",
+    "Record",
+    "SmcClient",
     "SmcSimulator",
     "StreamkitError",
     "SubscriptionError",
     "__version__",
+    "acollect",
+    "collect",
+    "connection",
+    "mist",
     "protocols",
     "runtime",
+    "scheduler",
     "sim",
+    "smc",
+    "websocket",
 ]
 
 

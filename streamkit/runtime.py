@@ -11,9 +11,12 @@ import asyncio
 import atexit
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-__all__ = ["call_soon", "get_loop", "in_loop_thread", "run", "submit"]
+if TYPE_CHECKING:
+    from reactivex.scheduler.eventloop import AsyncIOThreadSafeScheduler
+
+__all__ = ["call_soon", "get_loop", "in_loop_thread", "run", "scheduler", "submit"]
 
 T = TypeVar("T")
 
@@ -105,3 +108,11 @@ def call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], *ar
         loop.call_soon(callback, *args)
     else:
         loop.call_soon_threadsafe(callback, *args)
+
+
+def scheduler() -> AsyncIOThreadSafeScheduler:
+    """A reactivex scheduler on streamkit's loop, for time-based operators (not reactivex's thread-per-timer
+    default): timers fire on the loop thread, where the observers run."""
+    from reactivex.scheduler.eventloop import AsyncIOThreadSafeScheduler
+
+    return AsyncIOThreadSafeScheduler(get_loop())

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import streamkit
 
-PUBLIC_MODULES = ["streamkit.errors", "streamkit.sim"]
-
-
-def test_top_level_is_the_union_of_the_public_modules():
-    names = {"__version__", "protocols", "runtime", "sim"}
-    for module in PUBLIC_MODULES:
-        names |= set(importlib.import_module(module).__all__)
-    assert set(streamkit.__all__) == names - {"Simulator", "MistWorld", "SmcWorld"} | {"sim"}
+def test_top_level_names_are_explicit_and_each_comes_from_its_modules_all():
+    assert set(streamkit.__all__) == {*streamkit._EAGER, *streamkit._LAZY, *streamkit._SUBMODULES}
+    for name, module in streamkit._LAZY.items():
+        assert name in importlib.import_module(module).__all__, f"{name} is not public in {module}"
+    for name in streamkit._EAGER:
+        if name != "__version__":
+            assert name in streamkit.errors.__all__
     for name in streamkit.__all__:
         assert getattr(streamkit, name) is not None
+    assert set(dir(streamkit)) >= set(streamkit.__all__)
 
 
 def test_every_module_declares_all():

@@ -8,8 +8,21 @@ from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus
 
-__all__ = ["Transport", "WebSocketTransport"]
+from ..errors import AuthenticationError, RateLimited
+
+__all__ = ["Transport", "TransportClosed", "WebSocketTransport"]
+
+
+class TransportClosed(Exception):
+    """The connection ended: the WebSocket close ``code`` and ``reason`` (1006 and "" when it was cut)."""
+
+    def __init__(self, code: int, reason: str, *, clean: bool) -> None:
+        super().__init__(f"connection closed (code {code}{': ' + reason if reason else ''})")
+        self.code = code
+        self.reason = reason
+        self.clean = clean
 
 
 class Transport(Protocol):
@@ -24,6 +37,13 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+def _retry_after(value: str | None) -> float:
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
+
+
 class WebSocketTransport:
     """A WebSocket client connection (websockets' asyncio implementation).
 
@@ -35,6 +55,10 @@ class WebSocketTransport:
         max_size: the largest frame accepted, in bytes.
         open_timeout: seconds allowed for the TCP, TLS and HTTP upgrade handshakes.
         proxy: ``True`` follows the ``*_proxy`` environment variables, a URL names a proxy, ``None`` goes direct.
+        auth_hint: what to check when the server refuses the credentials (ends the error message).
+
+    Raises (from :meth:`connect`): :class:`~streamkit.errors.AuthenticationError` on HTTP 401/403,
+    :class:`~streamkit.errors.RateLimited` on HTTP 429; websockets' and the OS's errors otherwise.
     """
 
     def __init__(
@@ -48,6 +72,7 @@ class WebSocketTransport:
         max_size: int | None = 16 * 2**20,
         open_timeout: float | None = 10.0,
         proxy: str | Literal[True] | None = True,
+        auth_hint: str = "check the credentials",
     ) -> None:
         self.url = url
         self._headers = dict(headers or {})
@@ -57,36 +82,57 @@ class WebSocketTransport:
         self._max_size = max_size
         self._open_timeout = open_timeout
         self._proxy = proxy
+        self._auth_hint = auth_hint
         self._ws: ClientConnection | None = None
 
     def __repr__(self) -> str:
-        return f"<WebSocketTransport {self.url} {'open' if self._ws else 'closed'}>"
+        return f"<WebSocketTransport {self.url}>"
 
     async def connect(self) -> None:
         kwargs: dict[str, Any] = {"ssl": self._ssl} if self._ssl is not None and self.url.startswith("wss:") else {}
-        self._ws = await connect(
-            self.url,
-            additional_headers=self._headers,
-            compression=None,
-            max_size=self._max_size,
-            ping_interval=self._ping_interval,
-            ping_timeout=self._ping_timeout,
-            open_timeout=self._open_timeout,
-            max_queue=64,
-            user_agent_header="streamkit",
-            proxy=self._proxy,
-            **kwargs,
-        )
+        try:
+            self._ws = await connect(
+                self.url,
+                additional_headers=self._headers,
+                compression=None,
+                max_size=self._max_size,
+                ping_interval=self._ping_interval,
+                ping_timeout=self._ping_timeout,
+                open_timeout=self._open_timeout,
+                max_queue=64,
+                user_agent_header="streamkit",
+                proxy=self._proxy,
+                **kwargs,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                raise AuthenticationError(
+                    f"{self.url} refused the credentials (HTTP {status}): {self._auth_hint}"
+                ) from None
+            if status == 429:
+                retry_after = _retry_after(exc.response.headers.get("Retry-After"))
+                raise RateLimited(
+                    f"{self.url} is rate limiting connections (HTTP 429, Retry-After: {retry_after:g} s)",
+                    retry_after=retry_after,
+                ) from None
+            raise
 
     async def send(self, frame: str) -> None:
         assert self._ws is not None, "connect() first"
-        await self._ws.send(frame)
+        try:
+            await self._ws.send(frame)
+        except ConnectionClosed as exc:
+            raise TransportClosed(1006, "closed while sending", clean=False) from exc
 
     async def recv(self) -> str | bytes:
         assert self._ws is not None, "connect() first"
-        return await self._ws.recv()
+        try:
+            return await self._ws.recv()
+        except ConnectionClosed as exc:
+            code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd is not None else (1006, "")
+            raise TransportClosed(code, reason, clean=isinstance(exc, ConnectionClosedOK)) from None
 
     async def close(self) -> None:
         if self._ws is not None:
-            ws, self._ws = self._ws, None
-            await ws.close()
+            await self._ws.close()

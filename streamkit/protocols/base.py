@@ -140,6 +140,10 @@ class Adapter(ABC):
         for topic in self._active:
             self._outbox.extend(self._subscribe_frames(topic))
 
+    @property
+    def has_data_to_send(self) -> bool:
+        return bool(self._outbox)
+
     def data_to_send(self) -> list[str]:
         """Frames the driver must send now, in order; calling it empties the queue."""
         out, self._outbox = self._outbox, []

@@ -1,0 +1,75 @@
+"""Blocking and awaitable helpers that gather records from a live stream."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypeVar
+
+from reactivex import Observable
+
+from . import runtime
+
+__all__ = ["acollect", "collect"]
+
+T = TypeVar("T")
+
+
+async def acollect(source: Observable[T], *, count: int | None = None, timeout: float | None = None) -> list[T]:
+    """Await ``count`` items of ``source`` (or all items within ``timeout`` seconds when ``count`` is None).
+
+    Raises ``TimeoutError`` when ``count`` items do not arrive in time (the ones that did are on its
+    ``records`` attribute), and whatever error ends the stream (e.g. ``AuthenticationError``).
+    """
+    if count is None and timeout is None:
+        raise ValueError("give count=, timeout= or both: a live stream never ends on its own")
+    if count is not None and count < 1:
+        raise ValueError(f"count must be at least 1, not {count}")
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    items: list[T] = []
+
+    def finish(error: BaseException | None = None) -> None:
+        if not done.done():
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+
+    def on_next(item: T) -> None:
+        if len(items) < (count or len(items) + 1):
+            items.append(item)
+            if count is not None and len(items) >= count:
+                runtime.call_soon(loop, finish)
+
+    def on_error(error: Exception) -> None:
+        runtime.call_soon(loop, finish, error)
+
+    def on_completed() -> None:
+        runtime.call_soon(loop, finish)
+
+    subscription = source.subscribe(on_next, on_error, on_completed)
+    try:
+        await asyncio.wait_for(asyncio.shield(done), timeout)
+    except TimeoutError:
+        if count is not None:
+            error = TimeoutError(
+                f"collected {len(items)} of {count} records in {timeout:g} s: the stream is slower than that or "
+                "silent; raise timeout= or lower count= (client.events and client.stats tell what the connection did)"
+            )
+            error.records = list(items)  # type: ignore[attr-defined]
+            raise error from None
+    finally:
+        subscription.dispose()
+    return list(items)
+
+
+def collect(source: Observable[Any], *, count: int | None = None, timeout: float | None = None) -> list[Any]:
+    """Block until ``count`` items of ``source`` arrived (or ``timeout`` seconds passed) and return them.
+
+    Works in a script and inside a notebook cell (there it lets the kernel's loop run while it waits).
+
+    Example::
+
+        rows = sk.collect(devices, count=10, timeout=30)
+    """
+    return runtime.run(acollect(source, count=count, timeout=timeout))

@@ -1,0 +1,456 @@
+"""The one I/O driver: pumps transport -> adapter -> observers, re-subscribes after reconnects.
+
+Every subscription is a hot, shared Observable. The first observer of a topic sends the subscribe message (and
+opens the connection); further observers share it; when the last one disposes, the unsubscribe message goes
+out; when no topic is left, the socket closes. All of it runs on one asyncio loop (see :mod:`streamkit.runtime`):
+observers are called on that loop's thread, and calls from other threads are handed over to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import reactivex
+from reactivex import Observable, Subject, abc
+from reactivex.disposable import Disposable
+
+from .. import runtime
+from ..errors import ConnectionLost, StreamkitError, SubscriptionError
+from ..protocols.base import Adapter, Data, Malformed, Subscribed, SubscribeFailed, Topic, Unknown, Unsubscribed
+from .events import Closed, Connected, Connecting, Disconnected, Gap, Problem, Reconnecting
+from .policy import Decision, Reconnect
+from .transport import Transport, TransportClosed
+
+__all__ = ["Client", "Record", "Stats"]
+
+log = logging.getLogger("streamkit")
+C = TypeVar("C", bound="Client")
+Observer = abc.ObserverBase[Any]
+
+
+class Record(dict[str, Any]):
+    """One decoded message: a plain ``dict`` of the payload to anything that reads it, which also knows
+    where it came from (``origin``: the channel, context or element) and when it arrived (``received``,
+    epoch seconds). Keeping these as attributes means they can never collide with payload fields.
+
+    A payload that is not a JSON object arrives as ``{"value": payload}``.
+    """
+
+    __slots__ = ("origin", "received")
+
+    def __init__(self, payload: Any, origin: Topic, received: float) -> None:
+        super().__init__(payload if isinstance(payload, dict) else {"value": payload})
+        self.origin = origin
+        self.received = received
+
+    def __repr__(self) -> str:
+        return f"Record({dict.__repr__(self)}, origin={self.origin!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Record, (dict(self), self.origin, self.received))
+
+
+class Stats:
+    """Counters of one client: messages, bytes, problems, reconnects, and per-subscription counts and rates.
+
+    Rates are messages per second over the last ``window`` seconds, sampled once a second on the loop.
+    """
+
+    def __init__(self, window: float = 10.0) -> None:
+        self.messages = 0
+        self.bytes = 0
+        self.errors = 0
+        self.unknown = 0
+        self.reconnects = 0
+        self.per_topic: dict[Topic, int] = {}
+        self.last_gap: Gap | None = None
+        self.last_message_at: float | None = None
+        self._window = window
+        self._samples: deque[tuple[float, int, dict[Topic, int]]] = deque()
+
+    def sample(self, now: float) -> None:
+        self._samples.append((now, self.messages, dict(self.per_topic)))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= self._window:
+            self._samples.popleft()
+
+    def rate(self, topic: Topic | None = None) -> float:
+        """Messages per second over the sampling window (of one topic, or of all)."""
+        if len(self._samples) < 2:
+            return 0.0
+        (t0, n0, per0), (t1, n1, per1) = self._samples[0], self._samples[-1]
+        if t1 <= t0:
+            return 0.0
+        if topic is None:
+            return (n1 - n0) / (t1 - t0)
+        return (per1.get(topic, 0) - per0.get(topic, 0)) / (t1 - t0)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything as plain values, e.g. for a table or a health view."""
+        return {
+            "messages": self.messages,
+            "bytes": self.bytes,
+            "rate": round(self.rate(), 1),
+            "errors": self.errors,
+            "unknown": self.unknown,
+            "reconnects": self.reconnects,
+            "last_gap_s": round(self.last_gap.duration, 3) if self.last_gap else None,
+            "topics": {
+                topic: {"messages": n, "rate": round(self.rate(topic), 1)} for topic, n in self.per_topic.items()
+            },
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"<Stats messages={self.messages} rate={self.rate():.1f}/s errors={self.errors} "
+            f"reconnects={self.reconnects} topics={len(self.per_topic)}>"
+        )
+
+
+class Client:
+    """Drives one protocol adapter over one connection at a time; subclasses say how to open it.
+
+    Args:
+        adapter: the protocol (sans-I/O) this client speaks.
+        url: where it connects, for messages and events (never carries credentials).
+        reconnect: the retry policy (:class:`~streamkit.connection.policy.Reconnect`).
+        name: the kind of source, for messages ("Mist", "SMC" ...).
+    """
+
+    def __init__(self, adapter: Adapter, *, url: str, reconnect: Reconnect | None = None, name: str = "server"):
+        self.url = url
+        self.name = name
+        self._adapter = adapter
+        self._reconnect = reconnect or Reconnect()
+        self._loop = runtime.get_loop()
+        self._observers: dict[Topic, tuple[Observer, ...]] = {}
+        self._observables: dict[Topic, Observable[Record]] = {}
+        self._events: Subject[Any] = Subject()
+        self._errors: Subject[Problem] = Subject()
+        #: The last 100 problems (malformed frames, unknown messages, failing observers), raw frames included.
+        self.problems: deque[Problem] = deque(maxlen=100)
+        self.stats = Stats()
+        self.state = "idle"
+        self._transport: Transport | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._sampler: asyncio.TimerHandle | None = None
+        self._wake: asyncio.Event | None = None
+        self._fatal: BaseException | None = None
+        self._closed = False
+        self._idle_close: Transport | None = None  # a connection we closed because nothing was subscribed
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url} state={self.state} topics={len(self._observers)}>"
+
+    # -- public ------------------------------------------------------------------------------------------
+
+    @property
+    def events(self) -> Observable[Any]:
+        """Connection lifecycle: Connecting, Connected, Subscribed, SubscribeFailed, Unsubscribed, Disconnected,
+        Reconnecting, Gap, Closed (see :mod:`streamkit.connection.events`)."""
+        return self._events
+
+    @property
+    def errors(self) -> Observable[Problem]:
+        """Problems that do not end a stream: malformed frames, unknown messages, failing observers."""
+        return self._errors
+
+    @property
+    def topics(self) -> tuple[Topic, ...]:
+        """What is subscribed now."""
+        return tuple(self._observers)
+
+    def close(self) -> None:
+        """Unsubscribe everything, close the connection and stop; observers get ``on_completed``.
+
+        Blocks until done in a script; in a notebook cell it finishes as soon as the cell returns.
+        """
+        if not self._closed:
+            runtime.submit(self.aclose(), loop=self._loop, timeout=10)
+
+    async def aclose(self) -> None:
+        """Coroutine form of :meth:`close`."""
+        if self._closed:
+            return
+        self._closed = True
+        self.state = "closed"
+        observers, self._observers = self._observers, {}
+        for group in observers.values():
+            for observer in group:
+                self._safely(observer.on_completed)
+        if self._wake is not None:
+            self._wake.set()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._transport is not None:
+            transport, self._transport = self._transport, None
+            with contextlib.suppress(Exception):
+                await transport.close()
+        if self._sampler is not None:
+            self._sampler.cancel()
+        await self._on_close()
+        self._events.on_next(Closed())
+        self._events.on_completed()
+        self._errors.on_completed()
+
+    def __enter__(self: C) -> C:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self: C) -> C:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- what subclasses provide ---------------------------------------------------------------------------
+
+    async def _open(self) -> Transport:
+        """Open a new connection (log in first where the protocol needs it)."""
+        raise NotImplementedError
+
+    async def _on_close(self) -> None:
+        """Release what :meth:`_open` acquired beyond the transport (an SMC session ...)."""
+
+    # -- subscriptions (loop thread) -----------------------------------------------------------------------
+
+    def _observable(self, topic: Topic) -> Observable[Record]:
+        """The hot, shared Observable of one topic (the same object for every call with that topic)."""
+        observable = self._observables.get(topic)
+        if observable is None:
+
+            def on_subscribe(observer: Observer, scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+                self._on_loop(self._attach, topic, observer)
+                return Disposable(lambda: self._on_loop(self._detach, topic, observer))
+
+            observable = self._observables[topic] = reactivex.create(on_subscribe)
+        return observable
+
+    def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        if runtime.in_loop_thread(self._loop):
+            fn(*args)
+        elif not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _attach(self, topic: Topic, observer: Observer) -> None:
+        if self._closed or self._fatal is not None:
+            error = self._fatal or StreamkitError(f"this {self.name} client is closed; create a new one")
+            self._safely(observer.on_error, error)
+            return
+        group = self._observers.get(topic)
+        if group is not None:
+            self._observers[topic] = (*group, observer)
+            return
+        self._observers[topic] = (observer,)
+        self.stats.per_topic.setdefault(topic, 0)
+        self._adapter.subscribe(topic)
+        if not self._adapter.acks:
+            self._events.on_next(Subscribed(topic))
+        if self._task is None or self._task.done():
+            self._task = self._loop.create_task(self._run(), name=f"streamkit {self.name} {self.url}")
+        else:
+            self._flush_soon()
+
+    def _detach(self, topic: Topic, observer: Observer) -> None:
+        group = self._observers.get(topic)
+        if group is None or observer not in group:
+            return
+        rest = tuple(o for o in group if o is not observer)
+        if rest:
+            self._observers[topic] = rest
+            return
+        del self._observers[topic]
+        self._adapter.unsubscribe(topic)
+        self._flush_soon(then_close=not self._observers)
+
+    def _flush_soon(self, *, then_close: bool = False) -> None:
+        transport = self._transport
+        if transport is not None:
+            self._loop.create_task(self._flush(transport, then_close=then_close))
+        elif then_close and self._wake is not None:
+            self._wake.set()  # stop waiting to reconnect: nothing is subscribed
+
+    async def _flush(self, transport: Transport, *, then_close: bool = False) -> None:
+        try:
+            for frame in self._adapter.data_to_send():
+                await transport.send(frame)
+            if then_close and not self._observers:
+                self._idle_close = transport
+                await transport.close()
+        except (TransportClosed, OSError):
+            pass  # the receive loop sees the drop and reconnects; the adapter re-sends from its record
+
+    # -- the connection loop -------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        self._wake = asyncio.Event()
+        if self._sampler is None:
+            self._schedule_sample()
+        delays = self._reconnect.delays()
+        attempt = 0
+        gap_start: float | None = None
+        while self._observers and not self._closed:
+            attempt += 1
+            self.state = "connecting"
+            self._events.on_next(Connecting(self.url, attempt))
+            try:
+                transport = await self._open()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not await self._retry(exc, attempt, delays):
+                    return
+                continue
+            self._transport = transport
+            self.state = "connected"
+            self._events.on_next(Connected(self.url))
+            if gap_start is not None:
+                self.stats.reconnects += 1
+                self.stats.last_gap = Gap(gap_start, time.time())
+                self._events.on_next(self.stats.last_gap)
+                gap_start = None
+            attempt = 0
+            delays = self._reconnect.delays()
+            self._adapter.connection_made()
+            try:
+                await self._flush(transport)
+                await self._receive(transport)
+            except TransportClosed as closed:
+                drop = Disconnected(closed.code, closed.reason)
+            except (OSError, EOFError) as exc:
+                drop = Disconnected(1006, "", error=f"{type(exc).__name__}: {exc}")
+            finally:
+                self._transport = None
+            if self._closed or not self._observers:
+                break
+            if self._idle_close is transport:  # closed by us when idle, then subscribed again: not a drop
+                self._idle_close = None
+                continue
+            gap_start = time.time()
+            self._events.on_next(drop)
+            log.info("%s connection to %s dropped (code %s); reconnecting", self.name, self.url, drop.code)
+            attempt += 1
+            if not await self._retry(ConnectionLost(str(drop)), attempt, delays, first=True):
+                return
+            attempt = 0
+        if not self._closed:
+            self.state = "idle"
+
+    async def _retry(self, exc: BaseException, attempt: int, delays: Any, *, first: bool = False) -> bool:
+        """Wait before the next attempt, or fail every observer when ``exc`` is fatal. Returns whether to go on."""
+        decision = Decision.RETRY if first else self._reconnect.classify(exc)
+        if decision is Decision.FATAL:
+            self._fail(exc if isinstance(exc, StreamkitError) else ConnectionLost(self._describe(exc)))
+            return False
+        limit = self._reconnect.max_attempts
+        if limit is not None and attempt >= limit:
+            self._fail(ConnectionLost(f"gave up on {self.url} after {attempt} attempts: {self._describe(exc)}"))
+            return False
+        delay = next(delays)
+        if decision is Decision.WAIT:
+            delay = max(self._reconnect.rate_limit_wait, getattr(exc, "retry_after", 0.0))
+        self.state = "reconnecting"
+        self._events.on_next(Reconnecting(attempt, delay, self._describe(exc)))
+        assert self._wake is not None
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+        return True
+
+    def _describe(self, exc: BaseException) -> str:
+        text = str(exc) or type(exc).__name__
+        return text if isinstance(exc, StreamkitError) else f"{type(exc).__name__}: {text}"
+
+    def _fail(self, error: BaseException) -> None:
+        """A fatal error: every observer gets it at once, nothing retries."""
+        self._fatal = error
+        self.state = "failed"
+        log.info("%s client for %s stopped: %s", self.name, self.url, error)
+        observers, self._observers = self._observers, {}
+        for topic, group in observers.items():
+            self._adapter.unsubscribe(topic)
+            for observer in group:
+                self._safely(observer.on_error, error)
+        self._adapter.data_to_send()
+
+    async def _receive(self, transport: Transport) -> None:
+        recv = transport.recv
+        parse = self._adapter.parse
+        stats = self.stats
+        per_topic = stats.per_topic
+        observers = self._observers
+        while True:
+            frame = await recv()
+            event = parse(frame)
+            stats.bytes += len(frame)
+            if type(event) is Data:
+                topic = event.topic
+                group = observers.get(topic)
+                if group is None:
+                    continue  # in flight after an unsubscribe
+                now = time.time()
+                stats.messages += 1
+                stats.last_message_at = now
+                per_topic[topic] += 1
+                record = Record(event.payload, topic, now)
+                for observer in group:
+                    try:
+                        observer.on_next(record)
+                    except Exception as exc:
+                        self._problem("observer", f"an observer of {topic!r} raised {exc!r}", topic=topic)
+            else:
+                self._control(event, transport)
+            observers = self._observers  # _fail / aclose replace the dict
+
+    def _control(self, event: Any, transport: Transport) -> None:
+        if isinstance(event, Malformed):
+            self.stats.errors += 1
+            self._problem("malformed", event.reason, raw=event.raw)
+        elif isinstance(event, Unknown):
+            self.stats.unknown += 1
+            self._problem("unknown", "a message the protocol does not define", raw=event.raw)
+        elif isinstance(event, SubscribeFailed):
+            self._events.on_next(event)
+            group = self._observers.pop(event.topic, ())
+            error = SubscriptionError(
+                f"{self.name} refused the subscription to {event.topic!r}: {event.detail}",
+                topic=event.topic,
+                detail=event.detail,
+            )
+            for observer in group:
+                self._safely(observer.on_error, error)
+            if not self._observers:
+                self._loop.create_task(self._flush(transport, then_close=True))
+        elif isinstance(event, (Subscribed, Unsubscribed)):
+            self._events.on_next(event)
+        if self._adapter.has_data_to_send:
+            self._loop.create_task(self._flush(transport))
+
+    def _problem(self, kind: str, message: str, *, raw: str | bytes = "", topic: Topic | None = None) -> None:
+        problem = Problem(kind, message, raw, topic, time.time())
+        self.problems.append(problem)
+        self._errors.on_next(problem)
+
+    def _safely(self, call: Callable[..., None], *args: Any) -> None:
+        try:
+            call(*args)
+        except Exception as exc:
+            self._problem("observer", f"an observer raised {exc!r}")
+
+    def _schedule_sample(self) -> None:
+        if self._closed:
+            return
+        self.stats.sample(time.monotonic())
+        self._sampler = self._loop.call_later(1.0, self._schedule_sample)

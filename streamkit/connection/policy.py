@@ -1,0 +1,81 @@
+"""Reconnect policy as two small pure pieces: classify an error, and generate delays with jitter.
+
+>>> from itertools import islice
+>>> list(islice(backoff(initial=1, factor=2, cap=5, jitter=0), 5))
+[1.0, 2.0, 4.0, 5.0, 5.0]
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import Enum
+
+from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
+from ..errors import AuthenticationError, RateLimited, StreamkitError
+
+__all__ = ["Decision", "Reconnect", "backoff", "classify"]
+
+
+class Decision(Enum):
+    RETRY = "retry"  # try again after the next backoff delay
+    WAIT = "wait"  # rate limited: try again after the server's delay (at least Reconnect.rate_limit_wait)
+    FATAL = "fatal"  # the same attempt would fail the same way: stop and tell every observer
+
+
+def backoff(
+    *,
+    initial: float = 0.5,
+    factor: float = 2.0,
+    cap: float = 30.0,
+    jitter: float = 0.5,
+    rand: Callable[[], float] = random.random,
+) -> Iterator[float]:
+    """Exponential delays ``initial * factor**n`` capped at ``cap``; each one is scaled by a random factor in
+    ``[1 - jitter, 1]`` ("equal jitter") so that many clients do not retry in lockstep."""
+    delay = initial
+    while True:
+        yield float(min(cap, delay) * (1 - jitter * rand()))
+        delay = min(cap, delay * factor)
+
+
+def classify(exc: BaseException) -> Decision:
+    """Whether a failure to connect (or a dropped connection) is worth another try."""
+    if isinstance(exc, RateLimited):
+        return Decision.WAIT
+    if isinstance(exc, (AuthenticationError, InvalidURI, ssl.SSLCertVerificationError)):
+        return Decision.FATAL
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        return Decision.RETRY if status >= 500 or status == 408 else Decision.FATAL
+    if isinstance(exc, StreamkitError):
+        return Decision.FATAL
+    if isinstance(exc, (OSError, TimeoutError, EOFError, InvalidHandshake)):
+        return Decision.RETRY
+    return Decision.RETRY
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """How a client reconnects after a retryable failure.
+
+    Args:
+        initial, factor, cap, jitter: the backoff (see :func:`backoff`).
+        max_attempts: give up after this many failed attempts in a row (``None``: never give up).
+        rate_limit_wait: the least wait after an HTTP 429 (Mist asks for 30 s).
+        classify: the error classifier (see :func:`classify`).
+    """
+
+    initial: float = 0.5
+    factor: float = 2.0
+    cap: float = 30.0
+    jitter: float = 0.5
+    max_attempts: int | None = None
+    rate_limit_wait: float = 30.0
+    classify: Callable[[BaseException], Decision] = classify
+
+    def delays(self) -> Iterator[float]:
+        return backoff(initial=self.initial, factor=self.factor, cap=self.cap, jitter=self.jitter)

@@ -1,0 +1,378 @@
+"""The clients users create: ``sk.mist(...)``, ``sk.smc(...)``, ``sk.websocket(...)``.
+
+>>> import streamkit as sk
+>>> mist = sk.mist(token="...", region="emea01")                      # doctest: +SKIP
+>>> devices = mist.subscribe(f"/sites/{site_id}/stats/devices")       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import ssl as ssl_module
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import httpx
+from reactivex import Observable
+
+from ..errors import AuthenticationError, ProtocolError
+from ..protocols import JsonWsProtocol, MistProtocol, SmcProtocol
+from ..protocols import mist as mist_protocol
+from ..protocols import smc as smc_protocol
+from ..protocols.base import Topic
+from ..protocols.jsonws import ALL, MessageBuilder, Selector
+from ..protocols.smc import HttpRequest, HttpResponse, SmcSession
+from .client import Client, Record
+from .policy import Reconnect
+from .transport import WebSocketTransport
+
+__all__ = ["JsonClient", "MistClient", "SmcClient", "mist", "smc", "websocket"]
+
+SSLOption = ssl_module.SSLContext | None
+
+
+class _WebSocketClient(Client):
+    """A client whose connection is one WebSocket with fixed upgrade headers."""
+
+    def __init__(
+        self,
+        adapter: Any,
+        *,
+        url: str,
+        headers: Mapping[str, str],
+        name: str,
+        auth_hint: str,
+        ssl: SSLOption,
+        reconnect: Reconnect | None,
+        ping_interval: float | None,
+        ping_timeout: float | None,
+        max_size: int | None,
+        proxy: str | Literal[True] | None,
+    ) -> None:
+        super().__init__(adapter, url=url, reconnect=reconnect, name=name)
+        self._transport_options: dict[str, Any] = {
+            "ssl": ssl,
+            "ping_interval": ping_interval,
+            "ping_timeout": ping_timeout,
+            "max_size": max_size,
+            "proxy": proxy,
+            "auth_hint": auth_hint,
+        }
+        self._headers = dict(headers)  # credentials: never shown
+
+    async def _connect(self, url: str, headers: Mapping[str, str]) -> WebSocketTransport:
+        transport = WebSocketTransport(url, headers=headers, **self._transport_options)
+        await transport.connect()
+        return transport
+
+    async def _open(self) -> WebSocketTransport:
+        return await self._connect(self.url, self._headers)
+
+
+class MistClient(_WebSocketClient):
+    """A Juniper Mist stream connection; create it with :func:`mist`."""
+
+    def subscribe(self, channel: str) -> Observable[Record]:
+        """The hot, shared Observable of one channel, e.g. ``/sites/{site_id}/stats/devices``.
+
+        Records are the decoded ``data`` payloads; ``record.origin`` is the channel.
+        """
+        if not isinstance(channel, str) or not channel.startswith("/"):
+            raise ValueError(f"a Mist channel is a path such as '/sites/<site_id>/stats/devices', not {channel!r}")
+        return self._observable(channel)
+
+
+class SmcClient(Client):
+    """A Forcepoint SMC status-socket connection (REST login first); create it with :func:`smc`."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        credentials: dict[str, str | None],
+        api_version: str | None,
+        domain: str | None,
+        ssl: SSLOption,
+        verify: bool,
+        reconnect: Reconnect | None,
+        ping_interval: float | None,
+        ping_timeout: float | None,
+        max_size: int | None,
+        timeout: float,
+    ) -> None:
+        super().__init__(SmcProtocol(), url=url.rstrip("/"), reconnect=reconnect, name="SMC")
+        self._credentials = credentials  # api_key or login/password: never shown
+        self._api_version = api_version
+        self._domain = domain
+        self._verify: ssl_module.SSLContext | bool = ssl if ssl is not None else verify
+        self._timeout = timeout
+        self._ws_options: dict[str, Any] = {
+            "ssl": ssl,
+            "ping_interval": ping_interval,
+            "ping_timeout": ping_timeout,
+            "max_size": max_size,
+            "proxy": True,
+            "auth_hint": "the SMC session was refused; streamkit logs in again once, then gives up",
+        }
+        self._http: httpx.AsyncClient | None = None
+        self.session: SmcSession | None = None
+
+    def subscribe(self, *, context: str | None = None, element: str | None = None) -> Observable[Record]:
+        """The hot, shared Observable of a family (``context="fw_single"``) or one element (``element=href``).
+
+        Records are status objects; ``record.origin`` is ``("context", name)`` or ``("element", href)``.
+        """
+        if (context is None) == (element is None):
+            raise ValueError("give exactly one of context= (e.g. 'fw_single') or element= (an element href)")
+        topic: Topic = smc_protocol.context(context) if context is not None else smc_protocol.element(str(element))
+        return self._observable(topic)
+
+    async def _request(self, request: HttpRequest) -> HttpResponse:
+        if self._http is None:
+            self._http = httpx.AsyncClient(verify=self._verify, timeout=self._timeout)
+        response = await self._http.request(
+            request.method, request.url, params=request.params, json=request.json, headers=request.headers
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return HttpResponse(response.status_code, body, dict(response.cookies))
+
+    async def _login(self) -> SmcSession:
+        flow = smc_protocol.login_flow(
+            self.url,
+            api_key=self._credentials.get("api_key"),
+            login=self._credentials.get("login"),
+            password=self._credentials.get("password"),
+            api_version=self._api_version,
+            domain=self._domain,
+        )
+        request = next(flow)
+        while True:
+            response = await self._request(request)
+            try:
+                request = flow.send(response)
+            except StopIteration as done:
+                session: SmcSession = done.value
+                return session
+
+    async def _open(self) -> WebSocketTransport:
+        fresh = self.session is None
+        if self.session is None:
+            self.session = await self._login()
+        try:
+            return await self._connect_socket(self.session)
+        except AuthenticationError:
+            if fresh:
+                raise
+            self.session = await self._login()  # the session expired while we were away: log in again, once
+            return await self._connect_socket(self.session)
+
+    async def _connect_socket(self, session: SmcSession) -> WebSocketTransport:
+        transport = WebSocketTransport(session.socket_url("status"), headers=session.cookie_header, **self._ws_options)
+        await transport.connect()
+        return transport
+
+    async def _on_close(self) -> None:
+        if self.session is not None:
+            session, self.session = self.session, None
+            flow = smc_protocol.logout_flow(session)
+            request = next(flow)
+            try:
+                flow.send(await self._request(request))
+            except StopIteration:
+                pass
+            except (httpx.HTTPError, OSError, ProtocolError):
+                pass  # the server is gone or already forgot the session: nothing left to end
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
+class JsonClient(_WebSocketClient):
+    """Any JSON WebSocket feed; create it with :func:`websocket`."""
+
+    def subscribe(self, topic: Topic = ALL) -> Observable[Record]:
+        """The hot, shared Observable of one topic (``"*"``: everything no other subscription claims)."""
+        return self._observable(topic)
+
+
+# -- factories -------------------------------------------------------------------------------------------
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def mist(
+    *,
+    token: str | None = None,
+    region: str | None = None,
+    host: str | None = None,
+    url: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+    cookies: Mapping[str, str] | None = None,
+    ssl: SSLOption = None,
+    reconnect: Reconnect | None = None,
+    ping_interval: float | None = 30.0,
+    ping_timeout: float | None = 20.0,
+    max_size: int | None = 16 * 2**20,
+    proxy: str | Literal[True] | None = True,
+) -> MistClient:
+    """A Juniper Mist stream client. Nothing connects until the first observer subscribes.
+
+    Args:
+        token: API token (default: ``$MIST_API_TOKEN``); or ``email``/``password`` (Basic), or a login
+            session's ``cookies`` (``sessionid``, ``csrftoken``).
+        region: ``global01`` ... ``apac03``; or ``host``: the REST host (``api.eu.mist.com``); or ``url``: the
+            full stream URL (e.g. a simulator's). Default: ``$MIST_HOST``, else ``$MIST_REGION``, else global01.
+        ssl: an ``SSLContext`` for custom CAs; certificates are verified by default.
+        reconnect: the retry policy; ping_interval/ping_timeout: keepalive; max_size: largest frame (bytes).
+
+    Example::
+
+        mist = sk.mist(region="emea01")                 # token from $MIST_API_TOKEN
+        devices = mist.subscribe(f"/sites/{site_id}/stats/devices")
+        devices.subscribe(print)
+    """
+    if sum(x is not None for x in (region, host, url)) > 1:
+        raise ValueError("give at most one of region=, host= or url=")
+    if url is None:
+        if region is None and host is None:
+            host, region = _env("MIST_HOST"), _env("MIST_REGION")
+            if host is not None:
+                region = None
+            elif region is None:
+                region = "global01"
+        url = mist_protocol.stream_url(region=region, host=host)
+    headers: dict[str, str] = {}
+    if email is not None or password is not None:
+        if not (email and password):
+            raise ValueError("Basic authentication needs both email= and password=")
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{email}:{password}".encode()).decode()
+        what = "the email and password"
+    elif cookies is not None:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        what = "the session cookies (log in again to refresh them)"
+    else:
+        token = token or _env("MIST_API_TOKEN")
+        if token is None:
+            raise ValueError("no Mist API token: pass token= or set MIST_API_TOKEN (or use email=/password=)")
+        headers["Authorization"] = f"Token {token}"
+        what = "the API token (MIST_API_TOKEN)"
+    hint = f"check {what} and that it belongs to the cloud region of {url}"
+    return MistClient(
+        MistProtocol(),
+        url=url,
+        headers=headers,
+        name="Mist",
+        auth_hint=hint,
+        ssl=ssl,
+        reconnect=reconnect,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        max_size=max_size,
+        proxy=proxy,
+    )
+
+
+def smc(
+    *,
+    url: str | None = None,
+    api_key: str | None = None,
+    login: str | None = None,
+    password: str | None = None,
+    api_version: str | None = None,
+    domain: str | None = None,
+    ssl: SSLOption = None,
+    verify: bool = True,
+    reconnect: Reconnect | None = None,
+    ping_interval: float | None = 30.0,
+    ping_timeout: float | None = 20.0,
+    max_size: int | None = 16 * 2**20,
+    timeout: float = 30.0,
+) -> SmcClient:
+    """A Forcepoint SMC status-socket client: logs in over REST, then opens ``/{version}/status/socket`` with the
+    session cookie; logs out on close. Nothing connects until the first observer subscribes.
+
+    Args:
+        url: the SMC API base, e.g. ``https://smc.example.com:8082`` (default: ``$SMC_URL``).
+        api_key: the API client's key (default: ``$SMC_API_KEY``); or ``login`` and ``password``.
+        api_version: e.g. ``"7.2"`` (default: the newest the SMC offers).
+        domain: the administrative domain to log in to.
+        ssl / verify: a custom ``SSLContext``, or ``verify=False`` for a lab SMC with a self-signed certificate.
+
+    Example::
+
+        smc = sk.smc(url="https://smc:8082", api_key=key)
+        nodes = smc.subscribe(context="fw_single")
+    """
+    url = url or _env("SMC_URL")
+    if url is None:
+        raise ValueError("no SMC URL: pass url= (e.g. 'https://smc.example.com:8082') or set SMC_URL")
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"the SMC URL is the REST base, http(s)://host:port, not {url!r}")
+    if login is None and password is None:
+        api_key = api_key or _env("SMC_API_KEY")
+        if api_key is None:
+            raise ValueError("no SMC credentials: pass api_key= (or set SMC_API_KEY), or login= and password=")
+    elif not (login and password):
+        raise ValueError("SMC user login needs both login= and password=")
+    return SmcClient(
+        url=url,
+        credentials={"api_key": api_key, "login": login, "password": password},
+        api_version=api_version,
+        domain=domain,
+        ssl=ssl,
+        verify=verify,
+        reconnect=reconnect,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        max_size=max_size,
+        timeout=timeout,
+    )
+
+
+def websocket(
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    subscribe: MessageBuilder | None = lambda topic: {"subscribe": topic},
+    unsubscribe: MessageBuilder | None = lambda topic: {"unsubscribe": topic},
+    route: Selector = "channel",
+    payload: Selector | None = None,
+    ack: Callable[[Any], Topic | None] | None = None,
+    ssl: SSLOption = None,
+    reconnect: Reconnect | None = None,
+    ping_interval: float | None = 30.0,
+    ping_timeout: float | None = 20.0,
+    max_size: int | None = 16 * 2**20,
+    proxy: str | Literal[True] | None = True,
+) -> JsonClient:
+    """A client for any JSON WebSocket feed (see :class:`~streamkit.protocols.jsonws.JsonWsProtocol` for
+    ``subscribe``, ``unsubscribe``, ``route``, ``payload`` and ``ack``).
+
+    Example::
+
+        feed = sk.websocket("wss://feed.example/ws", subscribe=lambda t: {"op": "sub", "topic": t}, route="topic")
+        prices = feed.subscribe("prices")
+        everything = sk.websocket("ws://127.0.0.1:9000", subscribe=None).subscribe()   # a feed without topics
+    """
+    adapter = JsonWsProtocol(subscribe=subscribe, unsubscribe=unsubscribe, route=route, payload=payload, ack=ack)
+    return JsonClient(
+        adapter,
+        url=url,
+        headers=headers or {},
+        name="WebSocket",
+        auth_hint="check the headers= you passed",
+        ssl=ssl,
+        reconnect=reconnect,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        max_size=max_size,
+        proxy=proxy,
+    )
