@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .errors import (
     AuthenticationError,
+    CollectTimeout,
     ConnectionLost,
     ProtocolError,
     RateLimited,
@@ -45,6 +46,8 @@ _LAZY: dict[str, str] = {
 _SUBMODULES = ("connection", "protocols", "runtime", "sim")
 _EAGER = (
     "AuthenticationError",
+    "CollectTimeout",
+    "CollectTimeout",
     "ConnectionLost",
     "ProtocolError",
     "RateLimited",

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from reactivex import Observable
 
 from . import runtime
+from .errors import CollectTimeout
 
 __all__ = ["acollect", "collect"]
 
@@ -17,8 +18,8 @@ T = TypeVar("T")
 async def acollect(source: Observable[T], *, count: int | None = None, timeout: float | None = None) -> list[T]:
     """Await ``count`` items of ``source`` (or all items within ``timeout`` seconds when ``count`` is None).
 
-    Raises ``TimeoutError`` when ``count`` items do not arrive in time (the ones that did are on its
-    ``records`` attribute), and whatever error ends the stream (e.g. ``AuthenticationError``).
+    Raises :class:`~streamkit.errors.CollectTimeout` (a ``TimeoutError``) when ``count`` items do not arrive in
+    time (the ones that did are on its ``records`` attribute), and whatever error ends the stream (e.g. ``AuthenticationError``).
     """
     if count is None and timeout is None:
         raise ValueError("give count=, timeout= or both: a live stream never ends on its own")
@@ -52,12 +53,11 @@ async def acollect(source: Observable[T], *, count: int | None = None, timeout: 
         await asyncio.wait_for(asyncio.shield(done), timeout)
     except TimeoutError:
         if count is not None:
-            error = TimeoutError(
+            raise CollectTimeout(
                 f"collected {len(items)} of {count} records in {timeout:g} s: the stream is slower than that or "
-                "silent; raise timeout= or lower count= (client.events and client.stats tell what the connection did)"
-            )
-            error.records = list(items)  # type: ignore[attr-defined]
-            raise error from None
+                "silent; raise timeout= or lower count= (client.events and client.stats tell what the connection did)",
+                records=list(items),
+            ) from None
     finally:
         subscription.dispose()
     return list(items)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "CollectTimeout",
     "ConnectionLost",
     "ProtocolError",
     "RateLimited",
@@ -49,3 +50,11 @@ class ProtocolError(StreamkitError):
 
 class ConnectionLost(StreamkitError):
     """The connection dropped and could not be restored within the retry policy."""
+
+
+class CollectTimeout(StreamkitError, TimeoutError):
+    """:func:`streamkit.collect` did not get ``count`` records in time; ``records`` holds the ones that came."""
+
+    def __init__(self, message: str, *, records: list[object]) -> None:
+        super().__init__(message)
+        self.records = records

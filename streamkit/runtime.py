@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -46,9 +47,20 @@ def _start_background() -> asyncio.AbstractEventLoop:
 
 
 def _stop_background(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
-    if loop.is_running():
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=2)
+    """At interpreter exit: cancel what still runs (clients or simulators never closed), then stop the loop."""
+    if not loop.is_running():
+        return
+
+    async def cancel_all() -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(cancel_all(), loop).result(2)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=2)
 
 
 def get_loop() -> asyncio.AbstractEventLoop:

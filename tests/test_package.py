@@ -10,6 +10,7 @@ from pathlib import Path
 
 import streamkit
 
+
 def test_top_level_names_are_explicit_and_each_comes_from_its_modules_all():
     assert set(streamkit.__all__) == {*streamkit._EAGER, *streamkit._LAZY, *streamkit._SUBMODULES}
     for name, module in streamkit._LAZY.items():

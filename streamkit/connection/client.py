@@ -186,12 +186,12 @@ class Client:
                 self._safely(observer.on_completed)
         if self._wake is not None:
             self._wake.set()
+        transport, self._transport = self._transport, None  # before the task's cleanup forgets it
         if self._task is not None and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._transport is not None:
-            transport, self._transport = self._transport, None
+        if transport is not None:
             with contextlib.suppress(Exception):
                 await transport.close()
         if self._sampler is not None:

@@ -97,7 +97,7 @@ class MistSimulator(Simulator):
         self.max_channels = max_channels
         self.data_as_object = data_as_object
         self._subs: defaultdict[str, set[Peer]] = defaultdict(set)
-        self._refuse: list[int] = []
+        self._refuse: list[tuple[int, float]] = []
         self._server: Server | None = None
 
     # -- what a client needs to know ----------------------------------------------------------------------
@@ -155,9 +155,10 @@ class MistSimulator(Simulator):
 
     # -- controls ------------------------------------------------------------------------------------------
 
-    def refuse_next(self, count: int = 1, *, status: int = 429) -> None:
-        """Answer the next ``count`` upgrades with HTTP ``status`` (429: rate limited, 503: unavailable ...)."""
-        self._refuse.extend([status] * count)
+    def refuse_next(self, count: int = 1, *, status: int = 429, retry_after: float = 30) -> None:
+        """Answer the next ``count`` upgrades with HTTP ``status`` (429: rate limited, with ``Retry-After``;
+        503: unavailable ...)."""
+        self._refuse.extend([(status, retry_after)] * count)
 
     def command_output(self, device_id: str, text: str, *, session: str = "sim-session", pieces: int = 3) -> None:
         """Stream ``text`` as a device command's output on ``/sites/{site}/devices/{device_id}/cmd``
@@ -201,11 +202,11 @@ class MistSimulator(Simulator):
         if urlsplit(request.path).path != mist.STREAM_PATH:
             return conn.respond(404, f"no stream here: the stream is at {mist.STREAM_PATH}\n")
         if self._refuse:
-            status = self._refuse.pop(0)
+            status, retry_after = self._refuse.pop(0)
             self.counts[f"refused_{status}"] += 1
             response = conn.respond(status, "rate limited, retry later\n" if status == 429 else "unavailable\n")
             if status == 429:
-                response.headers["Retry-After"] = "30"
+                response.headers["Retry-After"] = f"{retry_after:g}"
             return response
         if not self._authorized(request.headers):
             self.counts["refused_401"] += 1
@@ -245,6 +246,7 @@ class MistSimulator(Simulator):
                     self.counts["bad_requests"] += 1
                     continue
                 channel = str(request.topic)
+                self.counts["subscribes" if isinstance(request, SubscribeRequest) else "unsubscribes"] += 1
                 if isinstance(request, SubscribeRequest):
                     problem = None if channel in mine else self._refusal(channel, len(mine))
                     if problem:
