@@ -47,7 +47,6 @@ _SUBMODULES = ("connection", "protocols", "runtime", "sim")
 _EAGER = (
     "AuthenticationError",
     "CollectTimeout",
-    "CollectTimeout",
     "ConnectionLost",
     "ProtocolError",
     "RateLimited",
@@ -58,6 +57,7 @@ _EAGER = (
 
 __all__ = [
     "AuthenticationError",
+    "CollectTimeout",
     "ConnectionLost",
     "Faults",
     "JsonClient",

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._version import __version__
+from .errors import StreamkitError
 
 __all__ = ["main"]
 
@@ -176,31 +177,19 @@ async def _serve(sim: Any, as_json: bool) -> None:
         await asyncio.Future()
 
 
-async def _demo(count: int, seed: int) -> None:
-    from .connection import WebSocketTransport
-    from .protocols import Data, MistProtocol, SubscribeFailed
+def _demo(count: int, seed: int) -> None:
+    from . import collect, mist
     from .sim import MistSimulator
 
-    async with MistSimulator(seed=seed, interval=0.5, sites=1) as sim:
+    with MistSimulator(seed=seed, interval=0.5, sites=1) as sim:
         channel = sim.channel("device_stats")
         print(f"Mist simulator at {sim.url} (seed {seed}); subscribing to {channel}", flush=True)
-        transport = WebSocketTransport(sim.url, headers=sim.headers, proxy=None)
-        adapter = MistProtocol()
-        await transport.connect()
+        client = mist(url=sim.url, token=sim.token)
         try:
-            adapter.subscribe(channel)
-            for frame in adapter.data_to_send():
-                await transport.send(frame)
-            shown = 0
-            while shown < count:
-                event = adapter.parse(await transport.recv())
-                if isinstance(event, SubscribeFailed):
-                    raise SystemExit(f"subscription refused: {event.detail}")
-                if isinstance(event, Data):
-                    shown += 1
-                    print(_summary(shown, event.payload), flush=True)
+            for n, record in enumerate(collect(client.subscribe(channel), count=count, timeout=30), 1):
+                print(_summary(n, record), flush=True)
         finally:
-            await transport.close()
+            client.close()
 
 
 def _summary(n: int, record: dict[str, Any]) -> str:
@@ -217,13 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            asyncio.run(_demo(args.count, args.seed))
+            _demo(args.count, args.seed)
         elif args.command == "sim":
             asyncio.run(_serve(_simulator(args), args.json))
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
         return 130
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, StreamkitError) as exc:
         print(f"streamkit: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -18,8 +18,9 @@ T = TypeVar("T")
 async def acollect(source: Observable[T], *, count: int | None = None, timeout: float | None = None) -> list[T]:
     """Await ``count`` items of ``source`` (or all items within ``timeout`` seconds when ``count`` is None).
 
-    Raises :class:`~streamkit.errors.CollectTimeout` (a ``TimeoutError``) when ``count`` items do not arrive in
-    time (the ones that did are on its ``records`` attribute), and whatever error ends the stream (e.g. ``AuthenticationError``).
+    Raises :class:`~streamkit.errors.CollectTimeout` (a ``TimeoutError``) when ``count`` items do not arrive
+    in time (the ones that did are on its ``records`` attribute), and whatever error ends the stream
+    (e.g. ``AuthenticationError``).
     """
     if count is None and timeout is None:
         raise ValueError("give count=, timeout= or both: a live stream never ends on its own")

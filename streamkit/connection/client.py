@@ -64,16 +64,19 @@ class Stats:
     """
 
     def __init__(self, window: float = 10.0) -> None:
-        self.messages = 0
         self.bytes = 0
         self.errors = 0
         self.unknown = 0
         self.reconnects = 0
         self.per_topic: dict[Topic, int] = {}
         self.last_gap: Gap | None = None
-        self.last_message_at: float | None = None
         self._window = window
         self._samples: deque[tuple[float, int, dict[Topic, int]]] = deque()
+
+    @property
+    def messages(self) -> int:
+        """Records delivered, all subscriptions together."""
+        return sum(self.per_topic.values())
 
     def sample(self, now: float) -> None:
         self._samples.append((now, self.messages, dict(self.per_topic)))
@@ -186,14 +189,13 @@ class Client:
                 self._safely(observer.on_completed)
         if self._wake is not None:
             self._wake.set()
-        transport, self._transport = self._transport, None  # before the task's cleanup forgets it
+        if self._transport is not None:  # the receive loop keeps draining until the server's close frame
+            with contextlib.suppress(Exception):
+                await self._transport.close()
         if self._task is not None and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if transport is not None:
-            with contextlib.suppress(Exception):
-                await transport.close()
         if self._sampler is not None:
             self._sampler.cancel()
         await self._on_close()
@@ -400,11 +402,8 @@ class Client:
                 group = observers.get(topic)
                 if group is None:
                     continue  # in flight after an unsubscribe
-                now = time.time()
-                stats.messages += 1
-                stats.last_message_at = now
                 per_topic[topic] += 1
-                record = Record(event.payload, topic, now)
+                record = Record(event.payload, topic, time.time())
                 for observer in group:
                     try:
                         observer.on_next(record)

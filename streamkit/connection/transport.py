@@ -99,6 +99,7 @@ class WebSocketTransport:
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_timeout,
                 open_timeout=self._open_timeout,
+                close_timeout=2,
                 max_queue=64,
                 user_agent_header="streamkit",
                 proxy=self._proxy,
@@ -128,7 +129,7 @@ class WebSocketTransport:
     async def recv(self) -> str | bytes:
         assert self._ws is not None, "connect() first"
         try:
-            return await self._ws.recv()
+            return await self._ws.recv(decode=False)  # text frames as UTF-8 bytes: orjson reads them as they are
         except ConnectionClosed as exc:
             code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd is not None else (1006, "")
             raise TransportClosed(code, reason, clean=isinstance(exc, ConnectionClosedOK)) from None

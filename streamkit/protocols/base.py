@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 __all__ = [
     "Adapter",
@@ -61,9 +61,12 @@ class SubscribeFailed:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class Data:
-    """One decoded payload for a subscription."""
+class Data(NamedTuple):
+    """One decoded payload for a subscription.
+
+    The one event of the receive path's hot loop, so an immutable named tuple rather than a frozen dataclass:
+    it is built several times faster.
+    """
 
     topic: Topic
     payload: Any
