@@ -25,6 +25,7 @@ from ..protocols.jsonws import ALL, MessageBuilder, Selector
 from ..protocols.smc import HttpRequest, HttpResponse, SmcSession
 from .client import Client, Record
 from .policy import Reconnect
+from .redact import install_http
 from .transport import WebSocketTransport
 
 __all__ = ["JsonClient", "MistClient", "SmcClient", "mist", "smc", "websocket"]
@@ -130,6 +131,7 @@ class SmcClient(Client):
 
     async def _request(self, request: HttpRequest) -> HttpResponse:
         if self._http is None:
+            install_http()  # lms_login puts the password in the URL, and httpcore traces cookies
             self._http = httpx.AsyncClient(verify=self._verify, timeout=self._timeout)
         response = await self._http.request(
             request.method, request.url, params=request.params, json=request.json, headers=request.headers

@@ -11,6 +11,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus
 
 from ..errors import AuthenticationError, RateLimited
+from .redact import websockets_logger
 
 __all__ = ["Transport", "TransportClosed", "WebSocketTransport"]
 
@@ -103,6 +104,7 @@ class WebSocketTransport:
                 max_queue=64,
                 user_agent_header="streamkit",
                 proxy=self._proxy,
+                logger=websockets_logger(),
                 **kwargs,
             )
         except InvalidStatus as exc:

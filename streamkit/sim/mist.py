@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .._json import dumps
+from ..connection.redact import websockets_logger
 from ..protocols import mist
 from ..protocols.base import Malformed, SubscribeRequest
 from ._server import Faults, Peer, Simulator
@@ -187,6 +188,7 @@ class MistSimulator(Simulator):
             compression=None,
             ping_interval=None,
             ssl=self.ssl,
+            logger=websockets_logger("streamkit.sim"),
             max_size=2**20,
             server_header="streamkit-sim (Mist)",
         )
