@@ -84,7 +84,7 @@ class MistClient(_WebSocketClient):
         return self._observable(channel)
 
 
-class SmcClient(Client):
+class SmcClient(_WebSocketClient):
     """A Forcepoint SMC status-socket connection (REST login first); create it with :func:`smc`."""
 
     def __init__(
@@ -102,20 +102,24 @@ class SmcClient(Client):
         max_size: int | None,
         timeout: float,
     ) -> None:
-        super().__init__(SmcProtocol(), url=url.rstrip("/"), reconnect=reconnect, name="SMC")
+        super().__init__(
+            SmcProtocol(),
+            url=url.rstrip("/"),
+            headers={},
+            name="SMC",
+            auth_hint="the SMC session was refused; streamkit logs in again once, then gives up",
+            ssl=ssl,
+            reconnect=reconnect,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            max_size=max_size,
+            proxy=True,
+        )
         self._credentials = credentials  # api_key or login/password: never shown
         self._api_version = api_version
         self._domain = domain
         self._verify: ssl_module.SSLContext | bool = ssl if ssl is not None else verify
         self._timeout = timeout
-        self._ws_options: dict[str, Any] = {
-            "ssl": ssl,
-            "ping_interval": ping_interval,
-            "ping_timeout": ping_timeout,
-            "max_size": max_size,
-            "proxy": True,
-            "auth_hint": "the SMC session was refused; streamkit logs in again once, then gives up",
-        }
         self._http: httpx.AsyncClient | None = None
         self.session: SmcSession | None = None
 
@@ -165,17 +169,12 @@ class SmcClient(Client):
         if self.session is None:
             self.session = await self._login()
         try:
-            return await self._connect_socket(self.session)
+            return await self._connect(self.session.socket_url("status"), self.session.cookie_header)
         except AuthenticationError:
             if fresh:
                 raise
             self.session = await self._login()  # the session expired while we were away: log in again, once
-            return await self._connect_socket(self.session)
-
-    async def _connect_socket(self, session: SmcSession) -> WebSocketTransport:
-        transport = WebSocketTransport(session.socket_url("status"), headers=session.cookie_header, **self._ws_options)
-        await transport.connect()
-        return transport
+            return await self._connect(self.session.socket_url("status"), self.session.cookie_header)
 
     async def _on_close(self) -> None:
         if self.session is not None:
