@@ -1,0 +1,39 @@
+"""What the operator families share: the operator type, clocks, record copies that keep their origin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias
+
+from reactivex import Observable, abc
+
+from ..connection.client import Record
+
+__all__ = ["Operator", "like", "now", "pick_scheduler"]
+
+Operator: TypeAlias = Callable[[Observable[Any]], Observable[Any]]
+
+
+def pick_scheduler(mine: abc.SchedulerBase | None, subscription: abc.SchedulerBase | None) -> abc.SchedulerBase:
+    """The operator's own scheduler, else the one the subscription was given, else streamkit's loop scheduler."""
+    if mine is not None:
+        return mine
+    if subscription is not None:
+        return subscription
+    from ..runtime import scheduler
+
+    return scheduler()
+
+
+def now(scheduler: abc.SchedulerBase) -> float:
+    """The scheduler's clock in seconds (virtual seconds under a TestScheduler)."""
+    return scheduler.to_seconds(scheduler.now)
+
+
+def like(source: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` as a record of the same kind as ``source``: a :class:`Record` keeps its origin and arrival."""
+    if type(source) is Record:
+        out = Record({}, source.origin, source.received)
+        out.update(fields)
+        return out
+    return fields

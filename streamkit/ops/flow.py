@@ -1,0 +1,196 @@
+"""Flow control and stream health: throttle, sample, backpressure for slow observers, rate, changes."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+import reactivex
+from reactivex import Observable, abc
+from reactivex import operators as rx
+from reactivex.disposable import CompositeDisposable, SerialDisposable
+
+from ._base import Operator, now, pick_scheduler
+
+__all__ = ["POLICIES", "backpressure", "changes", "rate", "sample", "throttle"]
+
+POLICIES = ("latest", "drop_oldest", "buffer")
+
+
+def throttle(seconds: float, *, scheduler: abc.SchedulerBase | None = None) -> Operator:
+    """At most one record per ``seconds``: the first of each period passes, the rest of the period is dropped.
+
+    Example: ``devices.pipe(sk.ops.throttle(1.0))``.
+    """
+
+    def operator(source: Observable[Any]) -> Observable[Any]:
+        def subscribe(observer: abc.ObserverBase[Any], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
+            sched = pick_scheduler(scheduler, sub_scheduler)
+            return source.pipe(rx.throttle_first(seconds, scheduler=sched)).subscribe(observer, scheduler=sub_scheduler)
+
+        return reactivex.create(subscribe)
+
+    return operator
+
+
+def sample(seconds: float, *, scheduler: abc.SchedulerBase | None = None) -> Operator:
+    """Every ``seconds``, the newest record of the period (nothing when none arrived).
+
+    Example: ``cpu.pipe(sk.ops.sample(0.5))``.
+    """
+
+    def operator(source: Observable[Any]) -> Observable[Any]:
+        def subscribe(observer: abc.ObserverBase[Any], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
+            sched = pick_scheduler(scheduler, sub_scheduler)
+            return source.pipe(rx.sample(seconds, scheduler=sched)).subscribe(observer, scheduler=sub_scheduler)
+
+        return reactivex.create(subscribe)
+
+    return operator
+
+
+class backpressure:
+    """Decouple a slow observer: records queue here and are handed on one by one from the scheduler, so the
+    receive loop never waits for the observer. When the observer falls behind, the policy decides what goes:
+
+    - ``"latest"``: keep only the newest pending record (good for "current state" views);
+    - ``"drop_oldest"``: keep the newest ``size`` records;
+    - ``"buffer"``: keep the oldest ``size`` records and drop new arrivals while full.
+
+    :attr:`dropped` counts exactly what the policy discarded, :attr:`delivered` what was handed on, and
+    :attr:`pending` what waits now; memory stays bounded by ``size``.
+
+    Example::
+
+        bp = sk.ops.backpressure("drop_oldest", size=10_000)
+        devices.pipe(bp).subscribe(slow_writer)
+        bp.dropped
+    """
+
+    def __init__(self, policy: str = "latest", *, size: int = 1000, scheduler: abc.SchedulerBase | None = None):
+        if policy not in POLICIES:
+            raise ValueError(f"policy is one of {', '.join(POLICIES)}, not {policy!r}")
+        if size < 1:
+            raise ValueError(f"size is a positive count, not {size}")
+        self.policy = policy
+        self.size = 1 if policy == "latest" else size
+        self.scheduler = scheduler
+        self.dropped = 0
+        self.delivered = 0
+        self._queues: list[deque[Any]] = []
+
+    @property
+    def pending(self) -> int:
+        return sum(len(q) for q in self._queues)
+
+    def __repr__(self) -> str:
+        return (
+            f"<backpressure {self.policy} size={self.size} pending={self.pending} "
+            f"delivered={self.delivered} dropped={self.dropped}>"
+        )
+
+    def __call__(self, source: Observable[Any]) -> Observable[Any]:
+        def subscribe(observer: abc.ObserverBase[Any], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
+            sched = pick_scheduler(self.scheduler, sub_scheduler)
+            queue: deque[Any] = deque()
+            self._queues.append(queue)
+            drain = SerialDisposable()
+            state = {"draining": False, "completed": False}
+
+            def step(_: abc.SchedulerBase, __: Any = None) -> None:
+                if queue:
+                    self.delivered += 1
+                    observer.on_next(queue.popleft())
+                if queue:
+                    drain.disposable = sched.schedule(step)
+                    return
+                state["draining"] = False
+                if state["completed"]:
+                    observer.on_completed()
+
+            def on_next(item: Any) -> None:
+                if len(queue) >= self.size:
+                    self.dropped += 1
+                    if self.policy == "buffer":
+                        return
+                    queue.popleft()
+                queue.append(item)
+                if not state["draining"]:
+                    state["draining"] = True
+                    drain.disposable = sched.schedule(step)
+
+            def on_completed() -> None:
+                state["completed"] = True
+                if not state["draining"]:
+                    observer.on_completed()
+
+            def forget() -> None:
+                self._queues.remove(queue)
+
+            subscription = source.subscribe(on_next, observer.on_error, on_completed, scheduler=sub_scheduler)
+            return CompositeDisposable(subscription, drain, reactivex.disposable.Disposable(forget))
+
+        return reactivex.create(subscribe)
+
+
+def rate(seconds: float = 1.0, *, scheduler: abc.SchedulerBase | None = None) -> Operator:
+    """Messages per second of a stream, every ``seconds``: ``{"time": end, "count": n, "rate": n / seconds}``.
+
+    Example: ``devices.pipe(sk.ops.rate(5))``.
+    """
+    if seconds <= 0:
+        raise ValueError(f"seconds is a positive duration, not {seconds}")
+
+    def operator(source: Observable[Any]) -> Observable[dict[str, float]]:
+        def subscribe(observer: abc.ObserverBase[Any], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
+            sched = pick_scheduler(scheduler, sub_scheduler)
+            count = 0
+            timer = SerialDisposable()
+            end = now(sched) + seconds
+
+            def tick(_: abc.SchedulerBase, __: Any = None) -> None:
+                nonlocal count, end
+                observer.on_next({"time": end, "count": count, "rate": count / seconds})
+                count = 0
+                end += seconds
+                timer.disposable = sched.schedule_relative(max(0.0, end - now(sched)), tick)
+
+            def on_next(_: Any) -> None:
+                nonlocal count
+                count += 1
+
+            def on_completed() -> None:
+                timer.dispose()
+                observer.on_completed()
+
+            timer.disposable = sched.schedule_relative(seconds, tick)
+            subscription = source.subscribe(on_next, observer.on_error, on_completed, scheduler=sub_scheduler)
+            return CompositeDisposable(subscription, timer)
+
+        return reactivex.create(subscribe)
+
+    return operator
+
+
+def changes(
+    key: str | Callable[[Any], Hashable], fields: str | Sequence[str], *, include_first: bool = False
+) -> Operator:
+    """Only the records in which one of ``fields`` differs from the previous record of the same key: state
+    transitions, e.g. SMC node status changes for alerts. The first record of a key counts as a change only with
+    ``include_first``.
+
+    Example: ``nodes.pipe(sk.ops.changes("name", "engine_node_status"))``.
+    """
+    names = [fields] if isinstance(fields, str) else list(fields)
+    key_of = key if callable(key) else (lambda record: record.get(key))
+    last: dict[Hashable, tuple[Any, ...]] = {}
+
+    def changed(record: Any) -> bool:
+        k = key_of(record)
+        values = tuple(record.get(name) for name in names)
+        before = last.get(k)
+        last[k] = values
+        return values != before if before is not None else include_first
+
+    return rx.filter(changed)

@@ -1,0 +1,195 @@
+"""Joins: two keyed streams within a time bound, latest-by-key enrichment, and static lookups."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+from collections.abc import Callable, Hashable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import reactivex
+from reactivex import Observable, abc
+from reactivex import operators as rx
+from reactivex.disposable import CompositeDisposable
+
+from ._base import Operator, like, now, pick_scheduler
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["enrich", "join", "with_latest"]
+
+On = str | tuple[str, str]
+
+
+def _keys(on: On) -> tuple[str, str]:
+    return (on, on) if isinstance(on, str) else on
+
+
+def merge_records(
+    left: Mapping[str, Any], right: Mapping[str, Any] | None, *, skip: str, suffix: str
+) -> dict[str, Any]:
+    """``left`` with ``right``'s fields added; a field both have gets ``suffix`` on the right's copy."""
+    out = like(left, dict(left))
+    if right is not None:
+        for name, value in right.items():
+            if name == skip and name in left:
+                continue
+            out[name + suffix if name in left else name] = value
+    return out
+
+
+def join(
+    other: Observable[Any],
+    *,
+    on: On,
+    within: float,
+    how: str = "inner",
+    time: str | None = None,
+    suffix: str = "_right",
+    scheduler: abc.SchedulerBase | None = None,
+) -> Operator:
+    """Join each record with the ``other`` stream's records of the same key at most ``within`` seconds apart.
+
+    ``on`` is a field name, or ``(left_field, right_field)``, e.g. client stats with the device stats of the AP
+    they are on: ``on=("ap_mac", "mac")``. Times are the records' ``time`` field (event time) or their arrival on
+    the ``scheduler`` (processing time). ``how="left"`` also emits, once its time bound has passed, each left
+    record that met no match (right fields absent). Each matching pair is emitted once, when its later record
+    arrives. Records older than the newest time minus ``within`` are evicted, so both streams are expected in
+    (roughly) time order.
+
+    Example::
+
+        clients.pipe(sk.ops.join(devices, on=("ap_mac", "mac"), within=30))
+    """
+    if how not in ("inner", "left"):
+        raise ValueError(f'how is "inner" or "left", not {how!r}')
+    if within < 0:
+        raise ValueError(f"within is seconds, zero or more, not {within}")
+    left_key, right_key = _keys(on)
+
+    def operator(source: Observable[Any]) -> Observable[Any]:
+        def subscribe(observer: abc.ObserverBase[Any], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
+            sched = None if time is not None else pick_scheduler(scheduler, sub_scheduler)
+            lefts: defaultdict[Hashable, deque[list[Any]]] = defaultdict(deque)  # [t, record, matched]
+            rights: defaultdict[Hashable, deque[tuple[float, Any]]] = defaultdict(deque)
+            order: deque[tuple[float, str, Hashable]] = deque()  # arrival order, for eviction
+            newest = -math.inf
+            done = {"left": False, "right": False}
+
+            def stamp(record: Mapping[str, Any]) -> float | None:
+                if sched is not None:
+                    return now(sched)
+                value = record.get(time or "")
+                return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+            def evict(limit: float) -> None:
+                while order and order[0][0] < limit:
+                    _, side, key = order.popleft()
+                    if side == "left":
+                        _, record, matched = lefts[key].popleft()
+                        if how == "left" and not matched:
+                            observer.on_next(merge_records(record, None, skip=right_key, suffix=suffix))
+                        if not lefts[key]:
+                            del lefts[key]
+                    else:
+                        rights[key].popleft()
+                        if not rights[key]:
+                            del rights[key]
+
+            def advance(t: float) -> None:
+                nonlocal newest
+                if t > newest:
+                    newest = t
+                    evict(newest - within)
+
+            def on_left(record: Any) -> None:
+                t = stamp(record)
+                if t is None:
+                    return
+                advance(t)
+                key = record.get(left_key)
+                entry = [t, record, False]
+                for rt, right in rights.get(key, ()):
+                    if abs(rt - t) <= within:
+                        entry[2] = True
+                        observer.on_next(merge_records(record, right, skip=right_key, suffix=suffix))
+                lefts[key].append(entry)
+                order.append((t, "left", key))
+
+            def on_right(record: Any) -> None:
+                t = stamp(record)
+                if t is None:
+                    return
+                advance(t)
+                key = record.get(right_key)
+                for entry in lefts.get(key, ()):
+                    if abs(entry[0] - t) <= within:
+                        entry[2] = True
+                        observer.on_next(merge_records(entry[1], record, skip=right_key, suffix=suffix))
+                rights[key].append((t, record))
+                order.append((t, "right", key))
+
+            def completed(side: str) -> Callable[[], None]:
+                def on_completed() -> None:
+                    done[side] = True
+                    if all(done.values()):
+                        evict(math.inf)
+                        observer.on_completed()
+
+                return on_completed
+
+            return CompositeDisposable(
+                source.subscribe(on_left, observer.on_error, completed("left"), scheduler=sub_scheduler),
+                other.subscribe(on_right, observer.on_error, completed("right"), scheduler=sub_scheduler),
+            )
+
+        return reactivex.create(subscribe)
+
+    return operator
+
+
+def with_latest(other: Observable[Any], *, on: On, suffix: str = "_right") -> Operator:
+    """Enrich each record with the newest record of ``other`` that has the same key (as it stands when the
+    record arrives); records whose key ``other`` has not shown yet pass through unchanged.
+
+    Example: ``clients.pipe(sk.ops.with_latest(devices, on=("ap_mac", "mac")))``.
+    """
+    left_key, right_key = _keys(on)
+
+    def operator(source: Observable[Any]) -> Observable[Any]:
+        def subscribe(observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None) -> Any:
+            latest: dict[Hashable, Any] = {}
+
+            def remember(record: Any) -> None:
+                latest[record.get(right_key)] = record
+
+            def on_next(record: Any) -> None:
+                observer.on_next(merge_records(record, latest.get(record.get(left_key)), skip=right_key, suffix=suffix))
+
+            return CompositeDisposable(
+                other.subscribe(remember, observer.on_error, scheduler=scheduler),
+                source.subscribe(on_next, observer.on_error, observer.on_completed, scheduler=scheduler),
+            )
+
+        return reactivex.create(subscribe)
+
+    return operator
+
+
+def enrich(table: pd.DataFrame | Mapping[Hashable, Mapping[str, Any]], *, on: On, suffix: str = "_right") -> Operator:
+    """Add the fields of a static table (a DataFrame, or a dict from key to fields) to each record: a site or
+    device inventory, say. ``on`` is the record's key field, or ``(record_field, table_column)``.
+
+    Example: ``devices.pipe(sk.ops.enrich(inventory_df, on="mac"))``.
+    """
+    left_key, right_key = _keys(on)
+    if isinstance(table, Mapping):
+        lookup: Mapping[Hashable, Mapping[str, Any]] = table
+    else:
+        if right_key not in table.columns:
+            raise KeyError(f"enrich: the table has no column {right_key!r} (columns: {list(table.columns)})")
+        lookup = table.drop_duplicates(right_key, keep="last").set_index(right_key, drop=False).to_dict("index")
+    return rx.map(
+        lambda record: merge_records(record, lookup.get(record.get(left_key)), skip=right_key, suffix=suffix)
+    )

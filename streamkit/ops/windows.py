@@ -1,0 +1,339 @@
+"""Windows: by count, by processing time, by event time (with a watermark), and per-key sessions.
+
+Each operator emits :class:`Window` results carrying their bounds (and key, when keyed). Time-based ones take
+an optional ``scheduler`` and read time only from it, so tests run them in virtual time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import reactivex
+from reactivex import Observable, Subject, abc
+from reactivex.disposable import CompositeDisposable, SerialDisposable
+
+from ._base import Operator, now, pick_scheduler
+
+__all__ = ["Window", "count_window", "event_windows", "session", "sliding", "tumbling"]
+
+KeyFn = str | Callable[[Any], Hashable]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One window's records. ``start``/``end`` are epoch seconds (scheduler seconds for processing time), or
+    record positions ``[start, end)`` for count windows (``by_count``)."""
+
+    start: float
+    end: float
+    items: list[Any] = field(repr=False)
+    key: Hashable | None = None
+    by_count: bool = False
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        key = f" key={self.key!r}" if self.key is not None else ""
+        return f"Window([{self.start:g}, {self.end:g}){key} {len(self.items)} items)"
+
+
+def _key_of(key: KeyFn) -> Callable[[Any], Hashable]:
+    if callable(key):
+        return key
+    return lambda record: record.get(key)
+
+
+def count_window(size: int, step: int | None = None) -> Operator:
+    """Windows of ``size`` records, a new one every ``step`` records (default ``size``: tumbling).
+
+    On completion the windows still open are emitted as they are, so every record is in every window it
+    belongs to. Example: ``events.pipe(sk.ops.count_window(100))``.
+    """
+    step = step or size
+    if size < 1 or step < 1:
+        raise ValueError(f"size and step are positive counts, not {size} and {step}")
+
+    def operator(source: Observable[Any]) -> Observable[Window]:
+        def subscribe(observer: abc.ObserverBase[Window], scheduler: abc.SchedulerBase | None = None) -> Any:
+            windows: deque[tuple[int, list[Any]]] = deque()
+            position = 0
+
+            def emit(start: int, items: list[Any]) -> None:
+                observer.on_next(Window(start, start + len(items), items, by_count=True))
+
+            def on_next(item: Any) -> None:
+                nonlocal position
+                if position % step == 0:
+                    windows.append((position, []))
+                position += 1
+                for _, items in windows:
+                    items.append(item)
+                while windows and len(windows[0][1]) >= size:
+                    emit(*windows.popleft())
+
+            def on_completed() -> None:
+                while windows:
+                    emit(*windows.popleft())
+                observer.on_completed()
+
+            return source.subscribe(on_next, observer.on_error, on_completed, scheduler=scheduler)
+
+        return reactivex.create(subscribe)
+
+    return operator
+
+
+def tumbling(seconds: float, *, scheduler: abc.SchedulerBase | None = None, emit_empty: bool = False) -> Operator:
+    """Processing-time windows of ``seconds``, back to back, aligned to multiples of ``seconds`` on the clock.
+
+    ``emit_empty`` also emits windows in which nothing arrived (for continuous counts).
+    Example: ``devices.pipe(sk.ops.tumbling(60), sk.ops.aggregate(by="mac", cpu=("cpu_util", "mean")))``.
+    """
+    return sliding(seconds, seconds, scheduler=scheduler, emit_empty=emit_empty)
+
+
+def sliding(
+    seconds: float, every: float, *, scheduler: abc.SchedulerBase | None = None, emit_empty: bool = False
+) -> Operator:
+    """Processing-time windows of ``seconds`` emitted every ``every`` seconds (overlapping when
+    ``every < seconds``); each holds what arrived in ``[end - seconds, end)``.
+
+    Example: ``clients.pipe(sk.ops.sliding(60, every=10))``.
+    """
+    if seconds <= 0 or every <= 0:
+        raise ValueError(f"seconds and every are positive durations, not {seconds} and {every}")
+
+    def operator(source: Observable[Any]) -> Observable[Window]:
+        def subscribe(observer: abc.ObserverBase[Window], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
+            sched = pick_scheduler(scheduler, sub_scheduler)
+            timer = SerialDisposable()
+            stamped: deque[tuple[float, Any]] = deque()  # (arrival, record); half-open [start, end) by arrival
+            end = (math.floor(now(sched) / every) + 1) * every
+
+            def close(final: bool = False) -> None:
+                nonlocal end
+                start = end - seconds
+                while stamped and stamped[0][0] < start:
+                    stamped.popleft()
+                items = [item for t, item in stamped if final or t < end]
+                if items or emit_empty:
+                    observer.on_next(Window(start, end, items))
+                end += every
+
+            def tick(_: abc.SchedulerBase, __: Any = None) -> None:
+                close()
+                timer.disposable = sched.schedule_relative(max(0.0, end - now(sched)), tick)
+
+            def on_next(item: Any) -> None:
+                stamped.append((now(sched), item))
+
+            def on_completed() -> None:
+                timer.dispose()
+                close(final=True)
+                observer.on_completed()
+
+            timer.disposable = sched.schedule_relative(max(0.0, end - now(sched)), tick)
+            subscription = source.subscribe(on_next, observer.on_error, on_completed, scheduler=sub_scheduler)
+            return CompositeDisposable(subscription, timer)
+
+        return reactivex.create(subscribe)
+
+    return operator
+
+
+def _event_time(record: Mapping[str, Any], field_: str) -> float | None:
+    value = record.get(field_)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return None
+
+
+class event_windows:
+    """Event-time windows on a record field (Mist ``_time``, ``last_seen``), closed by a watermark.
+
+    The watermark is the newest event time seen minus ``allowed_lateness``; a window ``[start, end)`` is emitted
+    once the watermark passes ``end``. A record whose windows have all closed is *late*: it goes to the
+    :attr:`late` side output and is counted in :attr:`late_count`, never silently dropped. Records without a
+    usable time (number or datetime) are counted in :attr:`skipped` and also go to :attr:`late`.
+
+    Args:
+        field: the event-time field (epoch seconds or datetime).
+        size: window length in seconds; slide: a new window every ``slide`` seconds (default ``size``: tumbling).
+        allowed_lateness: how far behind the newest event time a record may be and still count.
+        key: a field name or function: separate windows per key.
+
+    Example::
+
+        windows = sk.ops.event_windows("_time", size=60, allowed_lateness=5)
+        per_minute = clients.pipe(windows, sk.ops.aggregate(by="ap_mac", clients=("mac", "nunique")))
+        windows.late.subscribe(print)          # what came too late
+    """
+
+    def __init__(
+        self,
+        field: str = "_time",
+        *,
+        size: float,
+        slide: float | None = None,
+        allowed_lateness: float = 0.0,
+        key: KeyFn | None = None,
+    ) -> None:
+        if size <= 0 or (slide is not None and slide <= 0) or allowed_lateness < 0:
+            raise ValueError("size and slide are positive seconds; allowed_lateness is zero or more")
+        self.field = field
+        self.size = size
+        self.slide = slide or size
+        self.allowed_lateness = allowed_lateness
+        self._key = _key_of(key) if key is not None else None
+        #: Late (and time-less) records, as they arrive.
+        self.late: Subject[Any] = Subject()
+        self.late_count = 0
+        self.skipped = 0
+
+    def _starts(self, t: float) -> list[float]:
+        """Starts of the windows ``[start, start + size)`` that contain ``t``."""
+        first = math.floor((t - self.size) / self.slide) + 1
+        last = math.floor(t / self.slide)
+        return [k * self.slide for k in range(first, last + 1)]
+
+    def __call__(self, source: Observable[Any]) -> Observable[Window]:
+        def subscribe(observer: abc.ObserverBase[Window], scheduler: abc.SchedulerBase | None = None) -> Any:
+            windows: dict[tuple[float, Hashable], list[Any]] = {}
+            due: list[tuple[float, float, int, Hashable]] = []  # (end, start, order, key): a heap
+            order = 0
+            watermark = -math.inf
+
+            def close_until(limit: float) -> None:
+                while due and due[0][0] <= limit:
+                    end, start, _, key = heapq.heappop(due)
+                    items = windows.pop((start, key))
+                    observer.on_next(Window(start, end, items, key))
+
+            def on_next(record: Any) -> None:
+                nonlocal order, watermark
+                t = _event_time(record, self.field)
+                if t is None:
+                    self.skipped += 1
+                    self.late.on_next(record)
+                    return
+                key = self._key(record) if self._key is not None else None
+                placed = False
+                for start in self._starts(t):
+                    end = start + self.size
+                    if end <= watermark:
+                        continue  # that window has closed
+                    items = windows.get((start, key))
+                    if items is None:
+                        items = windows[(start, key)] = []
+                        heapq.heappush(due, (end, start, order, key))
+                        order += 1
+                    items.append(record)
+                    placed = True
+                if not placed:
+                    self.late_count += 1
+                    self.late.on_next(record)
+                    return
+                if t - self.allowed_lateness > watermark:
+                    watermark = t - self.allowed_lateness
+                    close_until(watermark)
+
+            def on_completed() -> None:
+                close_until(math.inf)
+                observer.on_completed()
+
+            return source.subscribe(on_next, observer.on_error, on_completed, scheduler=scheduler)
+
+        return reactivex.create(subscribe)
+
+
+def session(
+    key: KeyFn,
+    gap: float,
+    *,
+    time_field: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> Operator:
+    """Per-key sessions: a key's burst of activity, ended by ``gap`` seconds without a record of that key.
+
+    Emits ``Window(start=first, end=last + gap, items, key)``. By processing time (the ``scheduler``'s clock),
+    or by event time when ``time_field`` is given (a session closes when newer event times pass its end).
+    Example: ``clients.pipe(sk.ops.session("mac", gap=120))``.
+    """
+    if gap <= 0:
+        raise ValueError(f"gap is a positive number of seconds, not {gap}")
+    key_of = _key_of(key)
+
+    def operator(source: Observable[Any]) -> Observable[Window]:
+        def subscribe(observer: abc.ObserverBase[Window], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
+            sched = None if time_field is not None else pick_scheduler(scheduler, sub_scheduler)
+            open_: dict[Hashable, list[Any]] = {}  # key -> [first, last, items]
+            timers = CompositeDisposable()
+            newest = -math.inf
+
+            def emit(k: Hashable) -> None:
+                first, last, items = open_.pop(k)
+                observer.on_next(Window(first, last + gap, items, k))
+
+            def watch(k: Hashable, at: float) -> None:
+                assert sched is not None
+                holder = SerialDisposable()
+                timers.add(holder)
+
+                def check(_: abc.SchedulerBase, __: Any = None) -> None:
+                    timers.remove(holder)
+                    state = open_.get(k)
+                    if state is None:
+                        return
+                    if now(sched) - state[1] >= gap:
+                        emit(k)
+                    else:
+                        watch(k, state[1] + gap)
+
+                holder.disposable = sched.schedule_relative(max(0.0, at - now(sched)), check)
+
+            def on_next(record: Any) -> None:
+                nonlocal newest
+                k = key_of(record)
+                if sched is None:
+                    t = _event_time(record, time_field or "")
+                    if t is None:
+                        return
+                else:
+                    t = now(sched)
+                state = open_.get(k)
+                if state is not None and t - state[1] >= gap:
+                    emit(k)
+                    state = None
+                if state is None:
+                    open_[k] = [t, t, [record]]
+                    if sched is not None:
+                        watch(k, t + gap)
+                else:
+                    state[1] = max(state[1], t)
+                    state[2].append(record)
+                if sched is None and t > newest:
+                    newest = t
+                    for other in [o for o, s in open_.items() if newest - s[1] >= gap]:
+                        emit(other)
+
+            def on_completed() -> None:
+                timers.dispose()
+                for k in sorted(open_, key=lambda o: open_[o][0]):
+                    emit(k)
+                observer.on_completed()
+
+            subscription = source.subscribe(on_next, observer.on_error, on_completed, scheduler=sub_scheduler)
+            return CompositeDisposable(subscription, timers)
+
+        return reactivex.create(subscribe)
+
+    return operator
