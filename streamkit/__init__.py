@@ -20,7 +20,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from . import connection, protocols, runtime, sim
+    from . import connection, ops, protocols, runtime, sim
     from .collect import acollect, collect
     from .connection import JsonClient, MistClient, Reconnect, Record, SmcClient, mist, smc, websocket
     from .runtime import scheduler
@@ -43,7 +43,7 @@ _LAZY: dict[str, str] = {
     "MistSimulator": "streamkit.sim",
     "SmcSimulator": "streamkit.sim",
 }
-_SUBMODULES = ("connection", "protocols", "runtime", "sim")
+_SUBMODULES = ("connection", "ops", "protocols", "runtime", "sim")
 _EAGER = (
     "AuthenticationError",
     "CollectTimeout",
@@ -76,6 +76,7 @@ __all__ = [
     "collect",
     "connection",
     "mist",
+    "ops",
     "protocols",
     "runtime",
     "scheduler",

@@ -190,6 +190,4 @@ def enrich(table: pd.DataFrame | Mapping[Hashable, Mapping[str, Any]], *, on: On
         if right_key not in table.columns:
             raise KeyError(f"enrich: the table has no column {right_key!r} (columns: {list(table.columns)})")
         lookup = table.drop_duplicates(right_key, keep="last").set_index(right_key, drop=False).to_dict("index")
-    return rx.map(
-        lambda record: merge_records(record, lookup.get(record.get(left_key)), skip=right_key, suffix=suffix)
-    )
+    return rx.map(lambda record: merge_records(record, lookup.get(record.get(left_key)), skip=right_key, suffix=suffix))

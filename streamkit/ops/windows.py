@@ -211,6 +211,7 @@ class event_windows:
             due: list[tuple[float, float, int, Hashable]] = []  # (end, start, order, key): a heap
             order = 0
             watermark = -math.inf
+            tumbling = self.slide == self.size
 
             def close_until(limit: float) -> None:
                 while due and due[0][0] <= limit:
@@ -218,8 +219,23 @@ class event_windows:
                     items = windows.pop((start, key))
                     observer.on_next(Window(start, end, items, key))
 
+            current: list[Any] = [None, None, None]  # the window the last record went to: start, key, items
+
             def on_next(record: Any) -> None:
                 nonlocal order, watermark
+                if tumbling:  # fast path: consecutive records of one window and key
+                    value = record.get(self.field)
+                    if type(value) is float or type(value) is int:
+                        start = value // self.size * self.size
+                        if start == current[0] and start + self.size > watermark:
+                            key = self._key(record) if self._key is not None else None
+                            if key == current[1]:
+                                current[2].append(record)
+                                if value - self.allowed_lateness > watermark:
+                                    watermark = value - self.allowed_lateness
+                                    if due[0][0] <= watermark:
+                                        close_until(watermark)
+                                return
                 t = _event_time(record, self.field)
                 if t is None:
                     self.skipped += 1
@@ -227,7 +243,8 @@ class event_windows:
                     return
                 key = self._key(record) if self._key is not None else None
                 placed = False
-                for start in self._starts(t):
+                starts = [t // self.size * self.size] if tumbling else self._starts(t)
+                for start in starts:
                     end = start + self.size
                     if end <= watermark:
                         continue  # that window has closed
@@ -238,6 +255,7 @@ class event_windows:
                         order += 1
                     items.append(record)
                     placed = True
+                    current[:] = [start, key, items]
                 if not placed:
                     self.late_count += 1
                     self.late.on_next(record)

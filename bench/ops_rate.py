@@ -1,0 +1,197 @@
+"""Per-record cost of streamkit operators against a plain-Python loop doing the same work, on 1M records.
+
+Records are simulated Mist device stats (AP, switch, gateway) and client stats, each device and client
+reporting once per simulated second (event time), as the simulator's default cadence.
+Measured, each as streamkit (``reactivex.from_iterable(...).pipe(...)``) and as a hand-written loop:
+  flatten            nested dicts to flat rows
+  window+aggregate   1-minute tumbling event-time windows, mean cpu_util and count per device (a DataFrame each)
+  join               client stats with the device stats of their AP (ap_mac = mac) within 1 s of event time
+Target: streamkit within 2x of the loop.
+
+    python bench/ops_rate.py [--records 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import reactivex
+
+from streamkit import ops
+from streamkit.sim.mist_world import MistWorld
+
+TARGET = 2.0
+
+
+def simulated(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``n`` device-stats records and about ``n // 4`` client-stats records, one report per device and client per
+    simulated second."""
+    world = MistWorld(seed=1, sites=1, aps=20, clients=40)
+    site = world.sites[0]
+    channels = world.channels(site)
+    pool_devices: list[dict[str, Any]] = []
+    pool_clients: list[dict[str, Any]] = []
+    step = 0
+    while len(pool_devices) < 20_000:
+        for channel, payload in world.tick(
+            1_700_000_000.0 + step, {channels["device_stats"], channels["client_stats"]}
+        ):
+            (pool_devices if channel == channels["device_stats"] else pool_clients).append(payload)
+        step += 1
+    per_second_devices = len(pool_devices) / step
+    per_second_clients = len(pool_clients) / step
+    devices = [{**pool_devices[i % len(pool_devices)], "_time": i / per_second_devices} for i in range(n)]
+    clients = [{**pool_clients[i % len(pool_clients)], "_time": i / per_second_clients} for i in range(n // 4)]
+    return devices, clients
+
+
+# -- hand-written loops -----------------------------------------------------------------------------------
+
+
+def loop_flatten(records: list[dict[str, Any]]) -> int:
+    def walk(d: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
+        for k, v in d.items():
+            if isinstance(v, dict) and v:
+                walk(v, prefix + k + ".", out)
+            else:
+                out[prefix + k] = v
+
+    n = 0
+    for record in records:
+        row: dict[str, Any] = {}
+        walk(record, "", row)
+        n += len(row)
+    return n
+
+
+def loop_window_aggregate(records: list[dict[str, Any]]) -> int:
+    frames = 0
+    current: float | None = None
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    for record in records:
+        start = record["_time"] // 60 * 60
+        if start != current:
+            if sums:
+                pd.DataFrame([(mac, s / c, c) for mac, (s, c) in sums.items()], columns=["mac", "cpu", "n"])
+                frames += 1
+            current, sums = start, defaultdict(lambda: [0.0, 0])
+        cpu = record.get("cpu_util")
+        if cpu is not None:
+            acc = sums[record["mac"]]
+            acc[0] += cpu
+            acc[1] += 1
+    if sums:
+        frames += 1
+    return frames
+
+
+def loop_join(clients: list[dict[str, Any]], devices: list[dict[str, Any]], within: float) -> int:
+    stream = sorted([(r["_time"], 0, r) for r in devices] + [(r["_time"], 1, r) for r in clients], key=lambda e: e[0])
+    by_mac: dict[str, deque[tuple[float, dict[str, Any]]]] = defaultdict(deque)
+    pending: dict[str, deque[tuple[float, dict[str, Any]]]] = defaultdict(deque)
+    out = 0
+    for t, side, record in stream:
+        if side == 0:
+            mac = record["mac"]
+            for ct, client in pending[record["mac"]]:
+                if t - ct <= within:
+                    out += 1
+                    _ = {**client, **record}
+            by_mac[mac].append((t, record))
+            while by_mac[mac] and by_mac[mac][0][0] < t - within:
+                by_mac[mac].popleft()
+        else:
+            mac = record["ap_mac"]
+            for dt, device in by_mac[mac]:
+                if t - dt <= within:
+                    out += 1
+                    _ = {**record, **device}
+            pending[mac].append((t, record))
+            while pending[mac] and pending[mac][0][0] < t - within:
+                pending[mac].popleft()
+    return out
+
+
+# -- streamkit --------------------------------------------------------------------------------------------
+
+
+def drain(observable: reactivex.Observable[Any]) -> int:
+    count = 0
+
+    def on_next(_: Any) -> None:
+        nonlocal count
+        count += 1
+
+    observable.subscribe(on_next)
+    return count
+
+
+def sk_join(clients: list[dict[str, Any]], devices: list[dict[str, Any]], within: float) -> int:
+    stream = sorted([(r["_time"], 0, r) for r in devices] + [(r["_time"], 1, r) for r in clients], key=lambda e: e[0])
+    source = reactivex.from_iterable(stream).pipe(reactivex.operators.share())
+    left = source.pipe(reactivex.operators.filter(lambda e: e[1] == 1), reactivex.operators.map(lambda e: e[2]))
+    right = source.pipe(reactivex.operators.filter(lambda e: e[1] == 0), reactivex.operators.map(lambda e: e[2]))
+    count = 0
+
+    def on_next(_: Any) -> None:
+        nonlocal count
+        count += 1
+
+    joined = left.pipe(ops.join(right, on=("ap_mac", "mac"), within=within, time="_time"))
+    joined.subscribe(on_next)
+    return count
+
+
+def timed(fn: Callable[[], int]) -> tuple[float, int]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    args = parser.parse_args()
+    devices, clients = simulated(args.records)
+    n = len(devices)
+    cases: list[tuple[str, int, Callable[[], int], Callable[[], int]]] = [
+        (
+            "flatten",
+            n,
+            lambda: drain(reactivex.from_iterable(devices).pipe(ops.flatten())),
+            lambda: loop_flatten(devices),
+        ),
+        (
+            "window+aggregate",
+            n,
+            lambda: drain(
+                reactivex.from_iterable(devices).pipe(
+                    ops.event_windows("_time", size=60),
+                    ops.aggregate(by="mac", cpu=("cpu_util", "mean"), n=("mac", "size")),
+                )
+            ),
+            lambda: loop_window_aggregate(devices),
+        ),
+        ("join", n + len(clients), lambda: sk_join(clients, devices, 1.0), lambda: loop_join(clients, devices, 1.0)),
+    ]
+    print(f"{n:,} device-stats records ({len(clients):,} client-stats records for the join)")
+    worst = 0.0
+    for name, count, streamkit_run, loop_run in cases:
+        loop_s, _ = timed(loop_run)
+        sk_s, _ = timed(streamkit_run)
+        ratio = sk_s / loop_s
+        worst = max(worst, ratio)
+        print(
+            f"{name:17} streamkit {sk_s / count * 1e6:6.2f} us/record   loop {loop_s / count * 1e6:6.2f} us/record"
+            f"   ratio {ratio:.2f}"
+        )
+    print(f"worst ratio {worst:.2f} (target <= {TARGET}: {'met' if worst <= TARGET else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
