@@ -52,8 +52,8 @@ FAST: dict[str, Callable[[list[Any]], Any]] = {
     "min": _extreme(min),
     "max": _extreme(max),
     "nunique": lambda values: len(set(_present(values))),
-    "first": lambda values: next(iter(_present(values)), None),
-    "last": lambda values: next(iter(reversed(_present(values))), None),
+    "first": lambda values: next(iter(_present(values)), math.nan),
+    "last": lambda values: next(iter(reversed(_present(values))), math.nan),
 }
 
 

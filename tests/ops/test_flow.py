@@ -11,7 +11,10 @@ def test_throttle_and_sample_in_virtual_time():
     timed = [(201, 1), (202, 2), (206, 3), (211, 4), (213, 5)]
     assert values(run(timed, lambda s: throttle(5, scheduler=s), complete_at=220)) == [1, 3, 4]
     assert run(timed, lambda s: sample(5, scheduler=s), complete_at=220)[:3] == [
-        on_next(205, 2), on_next(210, 3), on_next(215, 5)]
+        on_next(205, 2),
+        on_next(210, 3),
+        on_next(215, 5),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -50,8 +53,11 @@ def test_backpressure_holds_completion_until_drained():
 def test_rate_in_virtual_time():
     timed = [(201 + i * 0.5, i) for i in range(8)] + [(212, 99)]
     got = values(run(timed, lambda s: rate(5, scheduler=s), complete_at=216))
-    assert got == [{"time": 205, "count": 8, "rate": 1.6}, {"time": 210, "count": 0, "rate": 0.0},
-                   {"time": 215, "count": 1, "rate": 0.2}]
+    assert got == [
+        {"time": 205, "count": 8, "rate": 1.6},
+        {"time": 210, "count": 0, "rate": 0.0},
+        {"time": 215, "count": 1, "rate": 0.2},
+    ]
 
 
 def test_changes_emits_transitions_per_key():
@@ -59,6 +65,7 @@ def test_changes_emits_transitions_per_key():
     recs = [{"name": "n1", "s": s} for s in states] + [{"name": "n2", "s": "Standby"}]
     got = values(run([(201 + i, r) for i, r in enumerate(recs)], lambda s: changes("name", "s"), complete_at=300))
     assert [r["s"] for r in got] == ["Offline", "Online"]
-    first = values(run([(201, recs[0]), (202, recs[-1])], lambda s: changes("name", ["s"], include_first=True),
-                       complete_at=300))
+    first = values(
+        run([(201, recs[0]), (202, recs[-1])], lambda s: changes("name", ["s"], include_first=True), complete_at=300)
+    )
     assert len(first) == 2

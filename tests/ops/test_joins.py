@@ -30,8 +30,10 @@ def test_processing_time_join_emits_each_pair_once_when_its_later_record_arrives
     d2 = {"mac": "a", "cpu": 20}
     timed = [(205, ("R", d1)), (210, ("L", c1)), (250, ("R", d2))]
     got = run(timed, split_join(on=("ap_mac", "mac"), within=10), complete_at=300)
-    assert got == [on_next(210, {"mac": "c1", "ap_mac": "a", "rssi": -60, "cpu": 10}),
-                   on_completed(300)]  # d2 came 40 s later: outside the bound
+    assert got == [
+        on_next(210, {"mac": "c1", "ap_mac": "a", "rssi": -60, "cpu": 10}),
+        on_completed(300),
+    ]  # d2 came 40 s later: outside the bound
 
 
 def test_left_join_emits_unmatched_records_once_their_bound_passed():
@@ -41,9 +43,7 @@ def test_left_join_emits_unmatched_records_once_their_bound_passed():
     assert got == [on_next(203, {"k": 1, "t": 0}), on_completed(300)]
 
 
-events = st.lists(
-    st.tuples(st.sampled_from("LR"), st.integers(0, 3), st.integers(0, 50)), max_size=40
-)
+events = st.lists(st.tuples(st.sampled_from("LR"), st.integers(0, 3), st.integers(0, 50)), max_size=40)
 
 
 @given(events, st.integers(0, 10), st.sampled_from(["inner", "left"]))

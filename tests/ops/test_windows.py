@@ -28,12 +28,17 @@ def brute_count(items: list[int], size: int, step: int) -> list[list[int]]:
 def test_count_windows_match_a_brute_force_reference(items, size, step):
     got = values(run([(201 + i, x) for i, x in enumerate(items)], lambda s: count_window(size, step), complete_at=500))
     assert [w.items for w in got] == brute_count(items, size, step)
-    assert [(w.start, w.end) for w in got] == [(s, s + len(w.items)) for s, w in zip(range(0, len(items), step), got)]
+    assert [(w.start, w.end) for w in got] == [
+        (s, s + len(w.items)) for s, w in zip(range(0, len(items), step), got, strict=True)
+    ]
 
 
 def test_tumbling_processing_time_windows_with_exact_boundaries():
-    got = run([(205, "a"), (212, "b"), (219, "c"), (221, "d"), (235, "e")], lambda s: tumbling(10, scheduler=s),
-              complete_at=237)
+    got = run(
+        [(205, "a"), (212, "b"), (219, "c"), (221, "d"), (235, "e")],
+        lambda s: tumbling(10, scheduler=s),
+        complete_at=237,
+    )
     assert got == [
         on_next(210, Window(200, 210, ["a"])),
         on_next(220, Window(210, 220, ["b", "c"])),
@@ -107,7 +112,11 @@ def test_sliding_and_keyed_event_windows():
     records = [{"t": 7, "ap": "x"}, {"t": 8, "ap": "y"}, {"t": 30, "ap": "x"}]
     got = values(run([(201 + i, r) for i, r in enumerate(records)], lambda s: windows, complete_at=300))
     assert [(w.start, w.end, w.key, len(w)) for w in got[:4]] == [
-        (0, 10, "x", 1), (0, 10, "y", 1), (5, 15, "x", 1), (5, 15, "y", 1)]
+        (0, 10, "x", 1),
+        (0, 10, "y", 1),
+        (5, 15, "x", 1),
+        (5, 15, "y", 1),
+    ]
 
 
 def test_records_without_event_time_are_counted_not_lost():
@@ -132,8 +141,9 @@ def test_processing_time_sessions_per_key():
 
 def test_event_time_sessions():
     recs = [{"k": "a", "t": 0}, {"k": "a", "t": 4}, {"k": "b", "t": 5}, {"k": "a", "t": 20}]
-    got = values(run([(201 + i, r) for i, r in enumerate(recs)], lambda s: session("k", gap=5, time_field="t"),
-                     complete_at=300))
+    got = values(
+        run([(201 + i, r) for i, r in enumerate(recs)], lambda s: session("k", gap=5, time_field="t"), complete_at=300)
+    )
     assert [(w.key, w.start, w.end, len(w)) for w in got] == [("a", 0, 9, 2), ("b", 5, 10, 1), ("a", 20, 25, 1)]
 
 
