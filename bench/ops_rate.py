@@ -136,15 +136,7 @@ def sk_join(clients: list[dict[str, Any]], devices: list[dict[str, Any]], within
     source = reactivex.from_iterable(stream).pipe(reactivex.operators.share())
     left = source.pipe(reactivex.operators.filter(lambda e: e[1] == 1), reactivex.operators.map(lambda e: e[2]))
     right = source.pipe(reactivex.operators.filter(lambda e: e[1] == 0), reactivex.operators.map(lambda e: e[2]))
-    count = 0
-
-    def on_next(_: Any) -> None:
-        nonlocal count
-        count += 1
-
-    joined = left.pipe(ops.join(right, on=("ap_mac", "mac"), within=within, time="_time"))
-    joined.subscribe(on_next)
-    return count
+    return drain(left.pipe(ops.join(right, on=("ap_mac", "mac"), within=within, time="_time")))
 
 
 def timed(fn: Callable[[], int]) -> tuple[float, int]:

@@ -18,20 +18,28 @@ __all__ = ["POLICIES", "backpressure", "changes", "rate", "sample", "throttle"]
 POLICIES = ("latest", "drop_oldest", "buffer")
 
 
+def _with_scheduler(
+    make: Callable[[abc.SchedulerBase], Callable[[Observable[Any]], Observable[Any]]],
+    scheduler: abc.SchedulerBase | None,
+) -> Operator:
+    """A reactivex time-based operator that gets the operator's, the subscription's or streamkit's scheduler."""
+
+    def operator(source: Observable[Any]) -> Observable[Any]:
+        def subscribe(observer: abc.ObserverBase[Any], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
+            sched = pick_scheduler(scheduler, sub_scheduler)
+            return source.pipe(make(sched)).subscribe(observer, scheduler=sub_scheduler)
+
+        return reactivex.create(subscribe)
+
+    return operator
+
+
 def throttle(seconds: float, *, scheduler: abc.SchedulerBase | None = None) -> Operator:
     """At most one record per ``seconds``: the first of each period passes, the rest of the period is dropped.
 
     Example: ``devices.pipe(sk.ops.throttle(1.0))``.
     """
-
-    def operator(source: Observable[Any]) -> Observable[Any]:
-        def subscribe(observer: abc.ObserverBase[Any], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
-            sched = pick_scheduler(scheduler, sub_scheduler)
-            return source.pipe(rx.throttle_first(seconds, scheduler=sched)).subscribe(observer, scheduler=sub_scheduler)
-
-        return reactivex.create(subscribe)
-
-    return operator
+    return _with_scheduler(lambda sched: rx.throttle_first(seconds, scheduler=sched), scheduler)
 
 
 def sample(seconds: float, *, scheduler: abc.SchedulerBase | None = None) -> Operator:
@@ -39,15 +47,7 @@ def sample(seconds: float, *, scheduler: abc.SchedulerBase | None = None) -> Ope
 
     Example: ``cpu.pipe(sk.ops.sample(0.5))``.
     """
-
-    def operator(source: Observable[Any]) -> Observable[Any]:
-        def subscribe(observer: abc.ObserverBase[Any], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
-            sched = pick_scheduler(scheduler, sub_scheduler)
-            return source.pipe(rx.sample(seconds, scheduler=sched)).subscribe(observer, scheduler=sub_scheduler)
-
-        return reactivex.create(subscribe)
-
-    return operator
+    return _with_scheduler(lambda sched: rx.sample(seconds, scheduler=sched), scheduler)
 
 
 class backpressure:
