@@ -120,23 +120,31 @@ def loop_join(clients: list[dict[str, Any]], devices: list[dict[str, Any]], with
 # -- streamkit --------------------------------------------------------------------------------------------
 
 
+class Count:
+    """An observer that only counts."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, _: Any) -> None:
+        self.n += 1
+
+
 def drain(observable: reactivex.Observable[Any]) -> int:
-    count = 0
-
-    def on_next(_: Any) -> None:
-        nonlocal count
-        count += 1
-
-    observable.subscribe(on_next)
-    return count
+    count = Count()
+    observable.subscribe(count)
+    return count.n
 
 
 def sk_join(clients: list[dict[str, Any]], devices: list[dict[str, Any]], within: float) -> int:
     stream = sorted([(r["_time"], 0, r) for r in devices] + [(r["_time"], 1, r) for r in clients], key=lambda e: e[0])
-    source = reactivex.from_iterable(stream).pipe(reactivex.operators.share())
-    left = source.pipe(reactivex.operators.filter(lambda e: e[1] == 1), reactivex.operators.map(lambda e: e[2]))
-    right = source.pipe(reactivex.operators.filter(lambda e: e[1] == 0), reactivex.operators.map(lambda e: e[2]))
-    return drain(left.pipe(ops.join(right, on=("ap_mac", "mac"), within=within, time="_time")))
+    left: reactivex.Subject[dict[str, Any]] = reactivex.Subject()
+    right: reactivex.Subject[dict[str, Any]] = reactivex.Subject()
+    count = Count()
+    left.pipe(ops.join(right, on=("ap_mac", "mac"), within=within, time="_time")).subscribe(count)
+    for _, side, record in stream:  # the same interleaved stream the loop walks
+        (left if side else right).on_next(record)
+    return count.n
 
 
 def timed(fn: Callable[[], int]) -> tuple[float, int]:

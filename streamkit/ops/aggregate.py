@@ -64,11 +64,16 @@ def _group_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
 def _fast(items: list[Any], groups: list[str], named: dict[str, tuple[str, Any]]) -> dict[str, list[Any]]:
     """The aggregate's columns (group columns, then one per named aggregate), computed without pandas."""
     columns = {column: [record.get(column) for record in items] for column, _ in named.values()}
-    positions: dict[tuple[Any, ...], list[int]] = {}
+    positions: dict[Any, list[int]] = {}
     if len(groups) == 1:
         only = groups[0]
         for i, value in enumerate([record.get(only) for record in items]):
-            positions.setdefault((value,), []).append(i)
+            found = positions.get(value)
+            if found is None:
+                positions[value] = [i]
+            else:
+                found.append(i)
+        positions = {(value,): found for value, found in positions.items()}
     elif groups:
         for i, record in enumerate(items):
             positions.setdefault(tuple(record.get(g) for g in groups), []).append(i)
