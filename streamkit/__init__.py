@@ -20,11 +20,12 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from . import connection, ops, protocols, runtime, sim
+    from . import connection, ops, protocols, runtime, sim, sinks
     from .collect import acollect, collect
     from .connection import JsonClient, MistClient, Reconnect, Record, SmcClient, mist, smc, websocket
     from .runtime import scheduler
     from .sim import Faults, MistSimulator, SmcSimulator
+    from .sinks import LiveFrame
 
 #: Public names that load lazily, by the module that defines them.
 _LAZY: dict[str, str] = {
@@ -39,11 +40,12 @@ _LAZY: dict[str, str] = {
     "collect": "streamkit.collect",
     "acollect": "streamkit.collect",
     "scheduler": "streamkit.runtime",
+    "LiveFrame": "streamkit.sinks",
     "Faults": "streamkit.sim",
     "MistSimulator": "streamkit.sim",
     "SmcSimulator": "streamkit.sim",
 }
-_SUBMODULES = ("connection", "ops", "protocols", "runtime", "sim")
+_SUBMODULES = ("connection", "ops", "protocols", "runtime", "sim", "sinks")
 _EAGER = (
     "AuthenticationError",
     "CollectTimeout",
@@ -61,6 +63,7 @@ __all__ = [
     "ConnectionLost",
     "Faults",
     "JsonClient",
+    "LiveFrame",
     "MistClient",
     "MistSimulator",
     "ProtocolError",
@@ -81,6 +84,7 @@ __all__ = [
     "runtime",
     "scheduler",
     "sim",
+    "sinks",
     "smc",
     "websocket",
 ]

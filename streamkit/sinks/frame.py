@@ -1,0 +1,155 @@
+"""LiveFrame: a bounded, live pandas table of a stream, shown in a notebook cell."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Hashable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reactivex import Observable
+
+from .state import TableState
+from .view import LiveView
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["LiveFrame"]
+
+STYLE = (
+    "<style>.sk-live td,.sk-live th{padding:2px 8px;font-size:12px;text-align:right;white-space:nowrap}"
+    ".sk-live tr.sk-new td{background:rgba(255,200,0,.25)}.sk-head{font-size:12px;color:#555;margin:2px 0}</style>"
+)
+
+
+class LiveFrame(LiveView):
+    """A live, bounded table of a stream's records; ``frame.df`` is a pandas DataFrame snapshot at any time.
+
+    Args:
+        source: an Observable of dicts (records, flattened rows) or of DataFrames (window results).
+        key: keyed mode: the latest row per key (e.g. ``"mac"``); without it rows are appended.
+        merge: keyed mode merges each record's fields into its key's row (default) rather than replacing it.
+        max_rows / max_age: bounds (``max_age`` as seconds or ``"15min"``); the oldest rows go first.
+        fps: most display updates per second; show: rows shown in the cell (newest first).
+
+    Example::
+
+        frame = sk.LiveFrame(devices.pipe(sk.ops.flatten()), key="mac", max_rows=10_000)
+        frame              # in a cell: a table that keeps updating
+        frame.df           # a DataFrame, any time
+    """
+
+    def __init__(
+        self,
+        source: Observable[Any],
+        *,
+        key: str | Callable[[Mapping[str, Any]], Hashable] | None = None,
+        max_rows: int | None = 10_000,
+        max_age: float | str | None = None,
+        merge: bool = True,
+        fps: float = 4.0,
+        show: int = 15,
+    ) -> None:
+        self.state = TableState(key=key, max_rows=max_rows, max_age=max_age, merge=merge)
+        self.show = show
+        self._shown_keys: set[Hashable] = set()
+        super().__init__(source, fps=fps)
+
+    def __repr__(self) -> str:
+        mode = f"key={self.state.key_name!r}" if self.state.key_name else "append"
+        return f"<LiveFrame {mode} rows={len(self.state)} received={self.state.received} {self.status}>"
+
+    # -- data ----------------------------------------------------------------------------------------------
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """A DataFrame of everything held now (built in one go from the buffer)."""
+        self._flush()
+        return self.state.frame()
+
+    def __len__(self) -> int:
+        self._flush()
+        return len(self.state)
+
+    def to_parquet(self, path: str | Path, **kwargs: Any) -> Path:
+        """Write the current rows to a Parquet file (needs pyarrow: ``pip install 'streamkit[archive]'``)."""
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ImportError("to_parquet needs pyarrow: pip install 'streamkit[archive]'") from None
+        self.df.to_parquet(path, **kwargs)
+        return Path(path)
+
+    def to_csv(self, path: str | Path, **kwargs: Any) -> Path:
+        """Write the current rows to a CSV file."""
+        self.df.to_csv(path, index=False, **kwargs)
+        return Path(path)
+
+    def _ingest(self, batch: list[Any]) -> None:
+        rows: list[Mapping[str, Any]] = []
+        for item in batch:
+            if hasattr(item, "to_dict") and hasattr(item, "columns"):  # a DataFrame: a window's result
+                rows.extend(item.to_dict("records"))
+            else:
+                rows.append(item)
+        self.state.add(rows)
+
+    def _version(self) -> int:
+        self.state.evict()  # age bounds move with the clock even when nothing arrives
+        return self.state.version
+
+    # -- display -------------------------------------------------------------------------------------------
+
+    def _header(self) -> str:
+        mode = f"latest per {html.escape(str(self.state.key_name or 'key'))}" if self.state._key else "newest first"
+        mark = {"live": "●", "paused": "❚❚", "closed": "■", "completed": "■", "error": "✖"}[self.status]
+        text = (
+            f"{mark} {self.status} · {len(self.state):,} rows ({mode}) · {self.rate:,.1f} rec/s · "
+            f"{self.state.received:,} received · {self.state.evicted:,} evicted"
+        )
+        if self.error is not None:
+            text += f" · error: {html.escape(str(self.error))}"
+        return f"<div class='sk-head'>{text}</div>"
+
+    def _table_html(self) -> str:
+        rows = self.state.rows(newest=self.show)[::-1]
+        if not rows:
+            return "<i>waiting for records…</i>"
+        import pandas as pd
+
+        table = pd.DataFrame(rows)
+        changed = self.state.changed_keys
+        self.state.changed_keys = set()
+        body: str = table.to_html(index=False, classes="sk-live", border=0, na_rep="", max_cols=40, escape=True)
+        if self.state._key is not None and changed:
+            key_of = self.state._key
+            body = _mark_rows(body, [key_of(row) in changed for row in rows])
+        return body
+
+    def _repr_html_(self) -> str:
+        self._flush()
+        return STYLE + self._header() + self._table_html()
+
+    def _render(self) -> None:
+        self._widget.value = self._repr_html_()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        try:
+            import ipywidgets
+        except ImportError:
+            display({"text/html": self._repr_html_()}, raw=True)
+            return
+        if self._widget is None:
+            self._widget = ipywidgets.HTML(self._repr_html_())
+        display(self._widget)
+
+
+def _mark_rows(body: str, marks: list[bool]) -> str:
+    """Give the table rows that changed since the last frame a highlight class."""
+    head, _, rest = body.partition("<tbody>")
+    first, *rows = rest.split("<tr>")
+    marked = "".join(("<tr class='sk-new'>" if mark else "<tr>") + row for mark, row in zip(marks, rows, strict=False))
+    return head + "<tbody>" + first + marked
