@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .connection import JsonClient, MistClient, Reconnect, Record, SmcClient, mist, smc, websocket
     from .runtime import scheduler
     from .sim import Faults, MistSimulator, SmcSimulator
-    from .sinks import LiveFrame
+    from .sinks import LiveFrame, LivePlot
 
 #: Public names that load lazily, by the module that defines them.
 _LAZY: dict[str, str] = {
@@ -41,6 +41,7 @@ _LAZY: dict[str, str] = {
     "acollect": "streamkit.collect",
     "scheduler": "streamkit.runtime",
     "LiveFrame": "streamkit.sinks",
+    "LivePlot": "streamkit.sinks",
     "Faults": "streamkit.sim",
     "MistSimulator": "streamkit.sim",
     "SmcSimulator": "streamkit.sim",
@@ -64,6 +65,7 @@ __all__ = [
     "Faults",
     "JsonClient",
     "LiveFrame",
+    "LivePlot",
     "MistClient",
     "MistSimulator",
     "ProtocolError",

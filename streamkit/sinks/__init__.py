@@ -1,6 +1,7 @@
 """Sinks: live tables and plots for notebook cells, on bounded pure state."""
 
 from .frame import LiveFrame
+from .plot import KINDS, LivePlot, PlotState
 from .state import TableState, parse_age
 
-__all__ = ["LiveFrame", "TableState", "parse_age"]
+__all__ = ["KINDS", "LiveFrame", "LivePlot", "PlotState", "TableState", "parse_age"]
