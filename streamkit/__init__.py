@@ -20,9 +20,10 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from . import connection, ops, protocols, runtime, sim, sinks
+    from . import connection, notebook, ops, protocols, runtime, sim, sinks
     from .collect import acollect, collect
     from .connection import JsonClient, MistClient, Reconnect, Record, SmcClient, mist, smc, websocket
+    from .notebook import health
     from .runtime import scheduler
     from .sim import Faults, MistSimulator, SmcSimulator
     from .sinks import LiveFrame, LivePlot
@@ -40,13 +41,14 @@ _LAZY: dict[str, str] = {
     "collect": "streamkit.collect",
     "acollect": "streamkit.collect",
     "scheduler": "streamkit.runtime",
+    "health": "streamkit.notebook",
     "LiveFrame": "streamkit.sinks",
     "LivePlot": "streamkit.sinks",
     "Faults": "streamkit.sim",
     "MistSimulator": "streamkit.sim",
     "SmcSimulator": "streamkit.sim",
 }
-_SUBMODULES = ("connection", "ops", "protocols", "runtime", "sim", "sinks")
+_SUBMODULES = ("connection", "notebook", "ops", "protocols", "runtime", "sim", "sinks")
 _EAGER = (
     "AuthenticationError",
     "CollectTimeout",
@@ -80,7 +82,9 @@ __all__ = [
     "acollect",
     "collect",
     "connection",
+    "health",
     "mist",
+    "notebook",
     "ops",
     "protocols",
     "runtime",

@@ -169,6 +169,12 @@ class Client:
         """What is subscribed now."""
         return tuple(self._observers)
 
+    def health(self, *, every: float = 1.0, **watch: Any) -> Any:
+        """A small view of this client's health for a notebook cell (see :func:`streamkit.health`)."""
+        from ..notebook import health
+
+        return health(self, every=every, **watch)
+
     def close(self) -> None:
         """Unsubscribe everything, close the connection and stop; observers get ``on_completed``.
 

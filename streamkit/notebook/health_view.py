@@ -1,0 +1,103 @@
+"""A small live view of a client's health: state, rates, reconnects, gaps, problems, per-subscription counts."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from .. import runtime
+
+if TYPE_CHECKING:
+    from ..connection.client import Client
+
+__all__ = ["Health", "health"]
+
+
+def health(client: Client, *, every: float = 1.0, **watch: Any) -> Health:
+    """The health view of ``client``; ``watch`` adds operators' counters by name, e.g.
+    ``late=event_windows_op`` (its ``late_count``) or ``dropped=backpressure_op`` (its ``dropped``).
+
+    Example::
+
+        sk.health(mist, late=windows, slow_view=bp)      # or mist.health()
+    """
+    return Health(client, every=every, watch=watch)
+
+
+def _counters(obj: Any) -> dict[str, int]:
+    names = ("late_count", "skipped", "dropped", "delivered", "pending")
+    return {name: getattr(obj, name) for name in names if isinstance(getattr(obj, name, None), int)}
+
+
+class Health:
+    """Refreshed every ``every`` seconds on streamkit's loop while displayed (a widget); a static table otherwise."""
+
+    def __init__(self, client: Client, *, every: float = 1.0, watch: dict[str, Any] | None = None) -> None:
+        self.client = client
+        self.every = every
+        self.watch = dict(watch or {})
+        self._widget: Any = None
+        self._loop = runtime.get_loop()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the view shows, as plain values."""
+        client, stats = self.client, self.client.stats
+        gap = stats.last_gap
+        return {
+            "state": client.state,
+            "url": client.url,
+            "rate": round(stats.rate(), 1),
+            "messages": stats.messages,
+            "reconnects": stats.reconnects,
+            "last_gap_s": round(gap.duration, 2) if gap else None,
+            "errors": stats.errors,
+            "unknown": stats.unknown,
+            "last_problem": client.problems[-1].message if client.problems else None,
+            "subscriptions": {str(t): n for t, n in stats.per_topic.items() if t in client.topics},
+            "watched": {name: _counters(obj) for name, obj in self.watch.items()},
+        }
+
+    def _repr_html_(self) -> str:
+        s = self.snapshot()
+        colour = {"connected": "#2a2", "failed": "#c22", "closed": "#888"}.get(s["state"], "#c80")
+        rows = [
+            ("state", f"<b style='color:{colour}'>{html.escape(s['state'])}</b> · {html.escape(s['url'])}"),
+            ("messages", f"{s['messages']:,} · {s['rate']:,.1f}/s"),
+            ("reconnects", f"{s['reconnects']} · last gap {s['last_gap_s'] if s['last_gap_s'] is not None else '-'} s"),
+            (
+                "problems",
+                f"{s['errors']} malformed · {s['unknown']} unknown"
+                + (f" · last: {html.escape(s['last_problem'])}" if s["last_problem"] else ""),
+            ),
+        ]
+        rows += [(f"↳ {html.escape(t)}", f"{n:,}") for t, n in s["subscriptions"].items()]
+        rows += [(html.escape(name), ", ".join(f"{k} {v:,}" for k, v in c.items())) for name, c in s["watched"].items()]
+        cells = "".join(
+            f"<tr><td style='text-align:left'>{k}</td><td style='text-align:left'>{v}</td></tr>" for k, v in rows
+        )
+        return f"<table style='font-size:12px'>{cells}</table>"
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        try:
+            import ipywidgets
+        except ImportError:
+            display({"text/html": self._repr_html_()}, raw=True)
+            return
+        if self._widget is None:
+            self._widget = ipywidgets.HTML(self._repr_html_())
+            runtime.call_soon(self._loop, _refresh, weakref.ref(self))
+        display(self._widget)
+
+
+def _refresh(ref: weakref.ref[Health]) -> None:
+    view = ref()
+    if view is None:
+        return
+    view._widget.value = view._repr_html_()
+    if view.client.state not in ("closed", "failed"):
+        view._timer = view._loop.call_later(view.every, _refresh, ref)
