@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -48,5 +49,5 @@ def test_frame_and_figure_grow_while_the_kernel_is_idle_and_respect_fps():
     for key in ("frame_renders", "plot_renders"):
         renders = second[key]
         assert len(renders) >= 4
-        gaps = [b - a for a, b in zip(renders, renders[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(renders)]
         assert min(gaps) >= 1 / 4 * 0.9, gaps  # never more often than fps=4
