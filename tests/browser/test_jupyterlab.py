@@ -1,0 +1,151 @@
+"""A real browser: JupyterLab on 127.0.0.1, Debian's headless Chromium driven by Playwright, a live notebook.
+
+Needs Debian's ``chromium`` package (``apt-get install chromium``); CI installs it (see .ci/run). Screenshots go
+to ``tests/browser/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).parent / "screenshots"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium: apt-get install chromium"),
+]
+
+CELLS = [
+    "import streamkit as sk\nfrom streamkit import ops\n"
+    "sim = sk.MistSimulator(seed=1, interval=0.1, sites=1, aps=4).start()\n"
+    "mist = sk.mist(url=sim.url, token=sim.token)\n"
+    "rows = mist.subscribe(sim.channel('device_stats')).pipe(ops.flatten())",
+    "frame = sk.LiveFrame(rows, max_rows=10_000, fps=2, show=8)\nframe",
+    "plot = sk.LivePlot(rows, x='_time', y='cpu_util', color='mac', fps=2)\nplot",
+]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[str]:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "live.ipynb")
+    settings_dir = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings_dir.mkdir(parents=True)
+    (settings_dir / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    port, token = free_port(), secrets.token_hex(16)
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={tmp_path}",
+        "--LabServerApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--allow-root",
+    ]
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings")}
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) as server:
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                        json.load(r)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+            yield f"{base}/lab/tree/live.ipynb?token={token}"
+        finally:
+            server.terminate()
+            server.wait(20)
+
+
+def rows_shown(page: object) -> int:
+    head = page.locator(".sk-head").first.inner_text()  # type: ignore[attr-defined]
+    match = re.search(r"([\d,]+) rows", head)
+    assert match, head
+    return int(match[1].replace(",", ""))
+
+
+def points_plotted(page: object) -> int:
+    return int(
+        page.evaluate(  # type: ignore[attr-defined]
+            "() => Array.from(document.querySelectorAll('.js-plotly-plot')).reduce("
+            "(n, el) => n + (el.data || []).reduce((m, t) => m + (t.y ? t.y.length : 0), 0), 0)"
+        )
+    )
+
+
+def test_live_table_and_plot_update_in_jupyterlab(lab: str):
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        started = time.monotonic()
+        page.goto(lab)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        page.wait_for_function(  # the kernel is connected and idle
+            "() => document.body.innerText.includes('| Idle')",
+            timeout=120_000,
+        )
+        try:
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            page.wait_for_selector(".sk-head", timeout=120_000)
+            page.wait_for_function(
+                "() => document.querySelector('.js-plotly-plot') && document.querySelector('.js-plotly-plot').data"
+                " && document.querySelector('.js-plotly-plot').data.length > 0",
+                timeout=120_000,
+            )
+        except Exception:
+            page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
+            raise
+        print(f"notebook live in the browser after {time.monotonic() - started:.1f} s")
+        first_rows, first_points = rows_shown(page), points_plotted(page)
+        page.screenshot(path=str(SHOTS / "live-notebook-1.png"), full_page=True)
+        page.wait_for_timeout(3_000)
+        second_rows, second_points = rows_shown(page), points_plotted(page)
+        page.screenshot(path=str(SHOTS / "live-notebook-2.png"), full_page=True)
+        browser.close()
+    assert 0 < first_rows < second_rows
+    assert 0 < first_points < second_points
