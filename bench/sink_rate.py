@@ -37,11 +37,17 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * 4096 / 2**20
 
 
-def streamkit_frame(info: dict[str, Any], seconds: float) -> float:
+def pipeline(info: dict[str, Any]) -> tuple[sk.MistClient, sk.LiveFrame]:
+    """The measured pipeline: sk.mist -> flatten -> LiveFrame (append mode, 100k rows)."""
     client = sk.mist(url=info["url"], token=info["token"])
     frame = sk.LiveFrame(
         client.subscribe(info["channels"]["device_stats"]).pipe(ops.flatten()), max_rows=100_000, fps=4
     )
+    return client, frame
+
+
+def streamkit_frame(info: dict[str, Any], seconds: float) -> float:
+    client, frame = pipeline(info)
     while frame.state.received == 0:
         time.sleep(0.01)
         frame._flush()
@@ -97,10 +103,7 @@ def part_rate(seconds: float, rounds: int) -> None:
 
 def part_memory(messages: int) -> None:
     with flat_out_simulator(50) as info:
-        client = sk.mist(url=info["url"], token=info["token"])
-        frame = sk.LiveFrame(
-            client.subscribe(info["channels"]["device_stats"]).pipe(ops.flatten()), max_rows=100_000, fps=4
-        )
+        client, frame = pipeline(info)
         baseline = None
         samples = []
         start = time.perf_counter()

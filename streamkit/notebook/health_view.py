@@ -8,6 +8,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from .. import runtime
+from .display import show_html
 
 if TYPE_CHECKING:
     from ..connection.client import Client
@@ -81,17 +82,10 @@ class Health:
         return f"<table style='font-size:12px'>{cells}</table>"
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        try:
-            import ipywidgets
-        except ImportError:
-            display({"text/html": self._repr_html_()}, raw=True)
-            return
-        if self._widget is None:
-            self._widget = ipywidgets.HTML(self._repr_html_())
+        first = self._widget is None
+        self._widget = show_html(self, self._widget)
+        if first and self._widget is not None:
             runtime.call_soon(self._loop, _refresh, weakref.ref(self))
-        display(self._widget)
 
 
 def _refresh(ref: weakref.ref[Health]) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from reactivex import Observable
 
+from ..notebook.display import show_html
 from .state import TableState
 from .view import LiveView
 
@@ -135,16 +136,7 @@ class LiveFrame(LiveView):
         self._widget.value = self._repr_html_()
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        try:
-            import ipywidgets
-        except ImportError:
-            display({"text/html": self._repr_html_()}, raw=True)
-            return
-        if self._widget is None:
-            self._widget = ipywidgets.HTML(self._repr_html_())
-        display(self._widget)
+        self._widget = show_html(self, self._widget)
 
 
 def _mark_rows(body: str, marks: list[bool]) -> str:
