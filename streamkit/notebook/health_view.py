@@ -44,20 +44,16 @@ class Health:
         self._timer: asyncio.TimerHandle | None = None
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything the view shows, as plain values."""
-        client, stats = self.client, self.client.stats
-        gap = stats.last_gap
+        """Everything the view shows, as plain values: the client's stats plus state, problems, watched counters."""
+        client = self.client
+        stats = client.stats.snapshot()
+        live = {str(topic): figures for topic, figures in stats.pop("topics").items() if topic in client.topics}
         return {
             "state": client.state,
             "url": client.url,
-            "rate": round(stats.rate(), 1),
-            "messages": stats.messages,
-            "reconnects": stats.reconnects,
-            "last_gap_s": round(gap.duration, 2) if gap else None,
-            "errors": stats.errors,
-            "unknown": stats.unknown,
+            **stats,
             "last_problem": client.problems[-1].message if client.problems else None,
-            "subscriptions": {str(t): n for t, n in stats.per_topic.items() if t in client.topics},
+            "subscriptions": live,
             "watched": {name: _counters(obj) for name, obj in self.watch.items()},
         }
 
@@ -74,7 +70,9 @@ class Health:
                 + (f" · last: {html.escape(s['last_problem'])}" if s["last_problem"] else ""),
             ),
         ]
-        rows += [(f"↳ {html.escape(t)}", f"{n:,}") for t, n in s["subscriptions"].items()]
+        rows += [
+            (f"↳ {html.escape(t)}", f"{f['messages']:,} · {f['rate']:,.1f}/s") for t, f in s["subscriptions"].items()
+        ]
         rows += [(html.escape(name), ", ".join(f"{k} {v:,}" for k, v in c.items())) for name, c in s["watched"].items()]
         cells = "".join(
             f"<tr><td style='text-align:left'>{k}</td><td style='text-align:left'>{v}</td></tr>" for k, v in rows

@@ -71,8 +71,10 @@ def join(
     def operator(source: Observable[Any]) -> Observable[Any]:
         def subscribe(observer: abc.ObserverBase[Any], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
             sched = None if time is not None else pick_scheduler(scheduler, sub_scheduler)
-            lefts: defaultdict[Hashable, deque[list[Any]]] = defaultdict(deque)  # [t, record, matched]
-            rights: defaultdict[Hashable, deque[tuple[float, Any]]] = defaultdict(deque)
+            buffered: dict[str, defaultdict[Hashable, deque[list[Any]]]] = {  # side -> key -> [t, record, matched]
+                "left": defaultdict(deque),
+                "right": defaultdict(deque),
+            }
             order: deque[tuple[float, str, Hashable]] = deque()  # arrival order, for eviction
             newest = -math.inf
             done = {"left": False, "right": False}
@@ -86,49 +88,36 @@ def join(
             def evict(limit: float) -> None:
                 while order and order[0][0] < limit:
                     _, side, key = order.popleft()
-                    if side == "left":
-                        _, record, matched = lefts[key].popleft()
-                        if how == "left" and not matched:
-                            observer.on_next(merge_records(record, None, skip=right_key, suffix=suffix))
-                        if not lefts[key]:
-                            del lefts[key]
-                    else:
-                        rights[key].popleft()
-                        if not rights[key]:
-                            del rights[key]
+                    entries = buffered[side][key]
+                    _, record, matched = entries.popleft()
+                    if side == "left" and how == "left" and not matched:
+                        observer.on_next(merge_records(record, None, skip=right_key, suffix=suffix))
+                    if not entries:
+                        del buffered[side][key]
 
-            def advance(t: float) -> None:
-                nonlocal newest
-                if t > newest:
-                    newest = t
-                    evict(newest - within)
+            def arrival(side: str) -> Callable[[Any], None]:
+                mine, theirs = buffered[side], buffered["right" if side == "left" else "left"]
+                key_field = left_key if side == "left" else right_key
 
-            def on_left(record: Any) -> None:
-                t = stamp(record)
-                if t is None:
-                    return
-                advance(t)
-                key = record.get(left_key)
-                entry = [t, record, False]
-                for rt, right in rights.get(key, ()):
-                    if abs(rt - t) <= within:
-                        entry[2] = True
-                        observer.on_next(merge_records(record, right, skip=right_key, suffix=suffix))
-                lefts[key].append(entry)
-                order.append((t, "left", key))
+                def on_next(record: Any) -> None:
+                    nonlocal newest
+                    t = stamp(record)
+                    if t is None:
+                        return
+                    if t > newest:
+                        newest = t
+                        evict(newest - within)
+                    key = record.get(key_field)
+                    entry = [t, record, False]
+                    for other in theirs.get(key, ()):
+                        if abs(other[0] - t) <= within:
+                            entry[2] = other[2] = True
+                            left, right = (record, other[1]) if side == "left" else (other[1], record)
+                            observer.on_next(merge_records(left, right, skip=right_key, suffix=suffix))
+                    mine[key].append(entry)
+                    order.append((t, side, key))
 
-            def on_right(record: Any) -> None:
-                t = stamp(record)
-                if t is None:
-                    return
-                advance(t)
-                key = record.get(right_key)
-                for entry in lefts.get(key, ()):
-                    if abs(entry[0] - t) <= within:
-                        entry[2] = True
-                        observer.on_next(merge_records(entry[1], record, skip=right_key, suffix=suffix))
-                rights[key].append((t, record))
-                order.append((t, "right", key))
+                return on_next
 
             def completed(side: str) -> Callable[[], None]:
                 def on_completed() -> None:
@@ -140,8 +129,8 @@ def join(
                 return on_completed
 
             return CompositeDisposable(
-                source.subscribe(on_left, observer.on_error, completed("left"), scheduler=sub_scheduler),
-                other.subscribe(on_right, observer.on_error, completed("right"), scheduler=sub_scheduler),
+                source.subscribe(arrival("left"), observer.on_error, completed("left"), scheduler=sub_scheduler),
+                other.subscribe(arrival("right"), observer.on_error, completed("right"), scheduler=sub_scheduler),
             )
 
         return reactivex.create(subscribe)

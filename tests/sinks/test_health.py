@@ -18,7 +18,7 @@ def test_health_snapshot_and_html_follow_the_client():
         wait_for(lambda: rows)
         snap = view.snapshot()
         assert snap["state"] == "connected" and snap["messages"] > 0
-        assert snap["subscriptions"] == {sim.channel("device_stats"): snap["messages"]}
+        assert snap["subscriptions"][sim.channel("device_stats")]["messages"] == snap["messages"]
         assert snap["watched"]["late"] == {"late_count": 0, "skipped": 0}
         assert set(snap["watched"]["view"]) == {"dropped", "delivered", "pending"}
         page = view._repr_html_()
