@@ -26,7 +26,7 @@ from ..errors import ConnectionLost, StreamkitError, SubscriptionError
 from ..protocols.base import Adapter, Data, Malformed, Subscribed, SubscribeFailed, Topic, Unknown, Unsubscribed
 from .events import Closed, Connected, Connecting, Disconnected, Gap, Problem, Reconnecting
 from .policy import Decision, Reconnect
-from .transport import Transport, TransportClosed
+from .transport import Transport, TransportClosed, TransportEnded
 
 __all__ = ["Client", "Record", "Stats"]
 
@@ -144,9 +144,11 @@ class Client:
         self._task: asyncio.Task[None] | None = None
         self._sampler: asyncio.TimerHandle | None = None
         self._wake: asyncio.Event | None = None
-        self._fatal: BaseException | None = None
+        self._fatal: Exception | None = None
         self._closed = False
         self._idle_close: Transport | None = None  # a connection we closed because nothing was subscribed
+        #: Called with (time, "in" | "out", frame, topic) for every frame on the wire (see streamkit.recording).
+        self.tap: Callable[[float, str, str | bytes, Topic | None], None] | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url} state={self.state} topics={len(self._observers)}>"
@@ -293,6 +295,8 @@ class Client:
     async def _flush(self, transport: Transport, *, then_close: bool = False) -> None:
         try:
             for frame in self._adapter.data_to_send():
+                if self.tap is not None:
+                    self.tap(time.time(), "out", frame, None)
                 await transport.send(frame)
             if then_close and not self._observers:
                 self._idle_close = transport
@@ -335,6 +339,9 @@ class Client:
             try:
                 await self._flush(transport)
                 await self._receive(transport)
+            except TransportEnded:
+                self._end()
+                return
             except TransportClosed as closed:
                 drop = Disconnected(closed.code, closed.reason)
             except (OSError, EOFError) as exc:
@@ -360,7 +367,11 @@ class Client:
         """Wait before the next attempt, or fail every observer when ``exc`` is fatal. Returns whether to go on."""
         decision = Decision.RETRY if first else self._reconnect.classify(exc)
         if decision is Decision.FATAL:
-            self._fail(exc if isinstance(exc, StreamkitError) else ConnectionLost(self._describe(exc)))
+            self._fail(
+                exc
+                if isinstance(exc, Exception) and isinstance(exc, StreamkitError)
+                else ConnectionLost(self._describe(exc))
+            )
             return False
         limit = self._reconnect.max_attempts
         if limit is not None and attempt >= limit:
@@ -381,16 +392,24 @@ class Client:
         text = str(exc) or type(exc).__name__
         return text if isinstance(exc, StreamkitError) else f"{type(exc).__name__}: {text}"
 
-    def _fail(self, error: BaseException) -> None:
+    def _end(self) -> None:
+        """A finite source is exhausted: every observer completes."""
+        self.state = "completed"
+        self._release_all(lambda observer: observer.on_completed())
+
+    def _fail(self, error: Exception) -> None:
         """A fatal error: every observer gets it at once, nothing retries."""
         self._fatal = error
         self.state = "failed"
         log.info("%s client for %s stopped: %s", self.name, self.url, error)
+        self._release_all(lambda observer: observer.on_error(error))
+
+    def _release_all(self, notify: Callable[[Observer], None]) -> None:
         observers, self._observers = self._observers, {}
         for topic, group in observers.items():
             self._adapter.unsubscribe(topic)
             for observer in group:
-                self._safely(observer.on_error, error)
+                self._safely(notify, observer)
         self._adapter.data_to_send()
 
     async def _receive(self, transport: Transport) -> None:
@@ -403,6 +422,8 @@ class Client:
             frame = await recv()
             event = parse(frame)
             stats.bytes += len(frame)
+            if self.tap is not None:
+                self.tap(time.time(), "in", frame, event.topic if type(event) is Data else None)
             if type(event) is Data:
                 topic = event.topic
                 group = observers.get(topic)

@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidS
 from ..errors import AuthenticationError, RateLimited
 from .redact import websockets_logger
 
-__all__ = ["Transport", "TransportClosed", "WebSocketTransport"]
+__all__ = ["Transport", "TransportClosed", "TransportEnded", "WebSocketTransport"]
 
 
 class TransportClosed(Exception):
@@ -24,6 +24,10 @@ class TransportClosed(Exception):
         self.code = code
         self.reason = reason
         self.clean = clean
+
+
+class TransportEnded(Exception):
+    """A finite transport (a recording) has nothing more: observers complete, nothing reconnects."""
 
 
 class Transport(Protocol):
