@@ -20,10 +20,11 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from . import connection, notebook, ops, protocols, runtime, sim, sinks
+    from . import connection, notebook, ops, protocols, recording, runtime, sim, sinks
     from .collect import acollect, collect
     from .connection import JsonClient, MistClient, Reconnect, Record, SmcClient, mist, smc, websocket
     from .notebook import health
+    from .recording import record, replay
     from .runtime import scheduler
     from .sim import Faults, MistSimulator, SmcSimulator
     from .sinks import LiveFrame, LivePlot
@@ -42,13 +43,15 @@ _LAZY: dict[str, str] = {
     "acollect": "streamkit.collect",
     "scheduler": "streamkit.runtime",
     "health": "streamkit.notebook",
+    "record": "streamkit.recording",
+    "replay": "streamkit.recording",
     "LiveFrame": "streamkit.sinks",
     "LivePlot": "streamkit.sinks",
     "Faults": "streamkit.sim",
     "MistSimulator": "streamkit.sim",
     "SmcSimulator": "streamkit.sim",
 }
-_SUBMODULES = ("connection", "notebook", "ops", "protocols", "runtime", "sim", "sinks")
+_SUBMODULES = ("connection", "notebook", "ops", "protocols", "recording", "runtime", "sim", "sinks")
 _EAGER = (
     "AuthenticationError",
     "CollectTimeout",
@@ -87,6 +90,9 @@ __all__ = [
     "notebook",
     "ops",
     "protocols",
+    "record",
+    "recording",
+    "replay",
     "runtime",
     "scheduler",
     "sim",

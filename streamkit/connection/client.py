@@ -321,6 +321,9 @@ class Client:
                 transport = await self._open()
             except asyncio.CancelledError:
                 raise
+            except TransportEnded:
+                self._end()
+                return
             except Exception as exc:
                 if not await self._retry(exc, attempt, delays):
                     return
