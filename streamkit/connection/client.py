@@ -147,6 +147,8 @@ class Client:
         self._fatal: Exception | None = None
         self._closed = False
         self._idle_close: Transport | None = None  # a connection we closed because nothing was subscribed
+        #: The recorder of the ``record=`` option, closed with the client.
+        self.recorder: Any = None
         #: Called with (time, "in" | "out", frame, topic) for every frame on the wire (see streamkit.recording).
         self.tap: Callable[[float, str, str | bytes, Topic | None], None] | None = None
 
@@ -207,6 +209,8 @@ class Client:
         if self._sampler is not None:
             self._sampler.cancel()
         await self._on_close()
+        if self.recorder is not None:
+            self.recorder.close()
         self._events.on_next(Closed())
         self._events.on_completed()
         self._errors.on_completed()

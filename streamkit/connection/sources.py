@@ -11,7 +11,8 @@ import base64
 import os
 import ssl as ssl_module
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 import httpx
 from reactivex import Observable
@@ -203,6 +204,18 @@ class JsonClient(_WebSocketClient):
 # -- factories -------------------------------------------------------------------------------------------
 
 
+C = TypeVar("C", bound=Client)
+
+
+def _recording(path: str | Path | None, client: C) -> C:
+    """Start recording ``client`` to ``path`` (the ``record=`` option); the client's close() ends it."""
+    if path is not None:
+        from ..recording import record
+
+        client.recorder = record(client, path)
+    return client
+
+
 def _env(name: str) -> str | None:
     value = os.environ.get(name, "").strip()
     return value or None
@@ -223,6 +236,7 @@ def mist(
     ping_timeout: float | None = 20.0,
     max_size: int | None = 16 * 2**20,
     proxy: str | Literal[True] | None = True,
+    record: str | Path | None = None,
 ) -> MistClient:
     """A Juniper Mist stream client. Nothing connects until the first observer subscribes.
 
@@ -233,6 +247,7 @@ def mist(
             full stream URL (e.g. a simulator's). Default: ``$MIST_HOST``, else ``$MIST_REGION``, else global01.
         ssl: an ``SSLContext`` for custom CAs; certificates are verified by default.
         reconnect: the retry policy; ping_interval/ping_timeout: keepalive; max_size: largest frame (bytes).
+        record: also record every frame to this ``.jsonl.gz`` file (see ``sk.record``), until close().
 
     Example::
 
@@ -266,18 +281,21 @@ def mist(
         headers["Authorization"] = f"Token {token}"
         what = "the API token (MIST_API_TOKEN)"
     hint = f"check {what} and that it belongs to the cloud region of {url}"
-    return MistClient(
-        MistProtocol(),
-        url=url,
-        headers=headers,
-        name="Mist",
-        auth_hint=hint,
-        ssl=ssl,
-        reconnect=reconnect,
-        ping_interval=ping_interval,
-        ping_timeout=ping_timeout,
-        max_size=max_size,
-        proxy=proxy,
+    return _recording(
+        record,
+        MistClient(
+            MistProtocol(),
+            url=url,
+            headers=headers,
+            name="Mist",
+            auth_hint=hint,
+            ssl=ssl,
+            reconnect=reconnect,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            max_size=max_size,
+            proxy=proxy,
+        ),
     )
 
 
@@ -296,6 +314,7 @@ def smc(
     ping_timeout: float | None = 20.0,
     max_size: int | None = 16 * 2**20,
     timeout: float = 30.0,
+    record: str | Path | None = None,
 ) -> SmcClient:
     """A Forcepoint SMC status-socket client: logs in over REST, then opens ``/{version}/status/socket`` with the
     session cookie; logs out on close. Nothing connects until the first observer subscribes.
@@ -323,18 +342,21 @@ def smc(
             raise ValueError("no SMC credentials: pass api_key= (or set SMC_API_KEY), or login= and password=")
     elif not (login and password):
         raise ValueError("SMC user login needs both login= and password=")
-    return SmcClient(
-        url=url,
-        credentials={"api_key": api_key, "login": login, "password": password},
-        api_version=api_version,
-        domain=domain,
-        ssl=ssl,
-        verify=verify,
-        reconnect=reconnect,
-        ping_interval=ping_interval,
-        ping_timeout=ping_timeout,
-        max_size=max_size,
-        timeout=timeout,
+    return _recording(
+        record,
+        SmcClient(
+            url=url,
+            credentials={"api_key": api_key, "login": login, "password": password},
+            api_version=api_version,
+            domain=domain,
+            ssl=ssl,
+            verify=verify,
+            reconnect=reconnect,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            max_size=max_size,
+            timeout=timeout,
+        ),
     )
 
 
@@ -353,6 +375,7 @@ def websocket(
     ping_timeout: float | None = 20.0,
     max_size: int | None = 16 * 2**20,
     proxy: str | Literal[True] | None = True,
+    record: str | Path | None = None,
 ) -> JsonClient:
     """A client for any JSON WebSocket feed (see :class:`~streamkit.protocols.jsonws.JsonWsProtocol` for
     ``subscribe``, ``unsubscribe``, ``route``, ``payload`` and ``ack``).
@@ -364,16 +387,19 @@ def websocket(
         everything = sk.websocket("ws://127.0.0.1:9000", subscribe=None).subscribe()   # a feed without topics
     """
     adapter = JsonWsProtocol(subscribe=subscribe, unsubscribe=unsubscribe, route=route, payload=payload, ack=ack)
-    return JsonClient(
-        adapter,
-        url=url,
-        headers=headers or {},
-        name="WebSocket",
-        auth_hint="check the headers= you passed",
-        ssl=ssl,
-        reconnect=reconnect,
-        ping_interval=ping_interval,
-        ping_timeout=ping_timeout,
-        max_size=max_size,
-        proxy=proxy,
+    return _recording(
+        record,
+        JsonClient(
+            adapter,
+            url=url,
+            headers=headers or {},
+            name="WebSocket",
+            auth_hint="check the headers= you passed",
+            ssl=ssl,
+            reconnect=reconnect,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            max_size=max_size,
+            proxy=proxy,
+        ),
     )

@@ -128,3 +128,14 @@ def test_rotation_by_size(tmp_path):
 
 def test_safe_url_drops_user_info_and_query():
     assert safe_url("wss://user:pw@host:8443/stream?token=abc#x") == "wss://host:8443/stream"
+
+
+def test_record_option_on_the_client_ends_with_close(tmp_path):
+    path = tmp_path / "opt.jsonl.gz"
+    with MistSimulator(seed=3, interval=0.05, sites=1, aps=2) as sim:
+        mist = sk.mist(url=sim.url, token=sim.token, record=path)
+        live = sk.collect(mist.subscribe(sim.channel("device_stats")), count=10, timeout=5)
+        mist.close()
+    assert mist.recorder.frames >= 10 and mist.tap is None
+    replayed = sk.collect(sk.replay(path, speed=None).subscribe(sim.channel("device_stats")), timeout=10)
+    assert replayed[:10] == live
