@@ -112,7 +112,9 @@ def _simulator(args: argparse.Namespace) -> Any:
 
 
 def _describe(sim: Any) -> dict[str, Any]:
-    if sim.__class__.__name__ == "MistSimulator":
+    from .sim import MistSimulator
+
+    if isinstance(sim, MistSimulator):
         return {
             "kind": "mist",
             "url": sim.url,

@@ -9,7 +9,7 @@ from reactivex import Observable, abc
 
 from ..connection.client import Record
 
-__all__ = ["Operator", "like", "now", "pick_scheduler"]
+__all__ = ["Operator", "copy_of", "like", "now", "pick_scheduler"]
 
 Operator: TypeAlias = Callable[[Observable[Any]], Observable[Any]]
 
@@ -28,6 +28,13 @@ def pick_scheduler(mine: abc.SchedulerBase | None, subscription: abc.SchedulerBa
 def now(scheduler: abc.SchedulerBase) -> float:
     """The scheduler's clock in seconds (virtual seconds under a TestScheduler)."""
     return scheduler.to_seconds(scheduler.now)
+
+
+def copy_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A shallow copy of ``record`` (one copy; a :class:`Record` keeps its origin and arrival)."""
+    if type(record) is Record:
+        return Record(record, record.origin, record.received)
+    return dict(record)
 
 
 def like(source: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:

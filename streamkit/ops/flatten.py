@@ -8,8 +8,7 @@ from typing import Any
 
 from reactivex import operators as rx
 
-from ..connection.client import Record
-from ._base import Operator, like
+from ._base import Operator, copy_of, like
 
 __all__ = ["flatten", "parse_time"]
 
@@ -24,7 +23,7 @@ def _flat(d: Mapping[str, Any], prefix: str, sep: str, out: dict[str, Any]) -> N
 
 def _flatten_record(record: Mapping[str, Any], sep: str) -> dict[str, Any]:
     # copy the top level in one go (C speed), then replace its nested dicts by their flattened fields
-    out: dict[str, Any] = Record(record, record.origin, record.received) if type(record) is Record else dict(record)
+    out = copy_of(record)
     for k, v in record.items():
         if type(v) is dict and v:
             del out[k]
@@ -96,7 +95,7 @@ def parse_time(field: str = "_time", *, unit: str = "s", into: str | None = None
     def one(record: Mapping[str, Any]) -> Mapping[str, Any]:
         if field not in record:
             return record
-        out = like(record, dict(record))
+        out = copy_of(record)
         try:
             out[target] = convert(record[field])
         except (ValueError, OverflowError, OSError) as exc:

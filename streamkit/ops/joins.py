@@ -12,7 +12,7 @@ from reactivex import Observable, abc
 from reactivex import operators as rx
 from reactivex.disposable import CompositeDisposable
 
-from ._base import Operator, like, now, pick_scheduler
+from ._base import Operator, copy_of, now, pick_scheduler
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,7 +30,7 @@ def merge_records(
     left: Mapping[str, Any], right: Mapping[str, Any] | None, *, skip: str, suffix: str
 ) -> dict[str, Any]:
     """``left`` with ``right``'s fields added; a field both have gets ``suffix`` on the right's copy."""
-    out = like(left, dict(left))
+    out = copy_of(left)
     if right is not None:
         for name, value in right.items():
             if name == skip and name in left:

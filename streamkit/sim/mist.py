@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import random
 import re
 import socket
 import time
@@ -87,7 +88,7 @@ class MistSimulator(Simulator):
             start=time.time(),
             **world,
         )
-        secret = self.world.rng.__class__(f"credentials-{seed}")
+        secret = random.Random(f"credentials-{seed}")
         self.token = f"sim{secret.getrandbits(160):040x}"
         self.email = "admin@example.com"
         self.password = f"pw-{secret.getrandbits(48):012x}"

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 import socket
 import time
@@ -77,7 +78,7 @@ class SmcSimulator(Simulator):
             tunnels=tunnels,
             flap_rate=flap_rate,
         )
-        secret = self.world.rng.__class__(f"credentials-{seed}")
+        secret = random.Random(f"credentials-{seed}")
         self.api_key = f"{secret.getrandbits(120):030x}"
         self.login = "sim-admin"
         self.password = f"pw-{secret.getrandbits(48):012x}"
@@ -304,5 +305,6 @@ class SmcSimulator(Simulator):
                     path = self._path(value)
                     paths = [path] if path in changed else []
                 for path in paths:
-                    status = frames.get(path) or frames.setdefault(path, self._status(path))
-                    await self.send_data(conn.peer, smc.status_frame(sid, status))
+                    if path not in frames:  # one status object per changed element per tick
+                        frames[path] = self._status(path)
+                    await self.send_data(conn.peer, smc.status_frame(sid, frames[path]))

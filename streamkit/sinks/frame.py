@@ -103,7 +103,7 @@ class LiveFrame(LiveView):
     # -- display -------------------------------------------------------------------------------------------
 
     def _header(self) -> str:
-        mode = f"latest per {html.escape(str(self.state.key_name or 'key'))}" if self.state._key else "newest first"
+        mode = f"latest per {html.escape(str(self.state.key_name or 'key'))}" if self.state.key_of else "newest first"
         mark = {"live": "●", "paused": "❚❚", "closed": "■", "completed": "■", "error": "✖"}[self.status]
         text = (
             f"{mark} {self.status} · {len(self.state):,} rows ({mode}) · {self.rate:,.1f} rec/s · "
@@ -123,8 +123,8 @@ class LiveFrame(LiveView):
         changed = self.state.changed_keys
         self.state.changed_keys = set()
         body: str = table.to_html(index=False, classes="sk-live", border=0, na_rep="", max_cols=40, escape=True)
-        if self.state._key is not None and changed:
-            key_of = self.state._key
+        key_of = self.state.key_of
+        if key_of is not None and changed:
             body = _mark_rows(body, [key_of(row) in changed for row in rows])
         return body
 

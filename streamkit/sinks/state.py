@@ -74,6 +74,11 @@ class TableState:
         self.evicted = 0
         self.changed_keys: set[Hashable] = set()
 
+    @property
+    def key_of(self) -> Callable[[Mapping[str, Any]], Hashable] | None:
+        """The function giving a row's key in keyed mode; ``None`` in append mode."""
+        return self._key
+
     def __len__(self) -> int:
         return len(self._keyed) if self._key is not None else len(self._rows)
 
