@@ -1,6 +1,8 @@
 """Replay at max speed into a plain observer. Target: >= 100,000 msg/s.
 
 A recording is made first: the Mist simulator flat out (own process) into ``sk.record`` for ``--seconds``.
+Baseline, same process: decoding the same frames' JSON alone (the outer frame and its ``data`` string, as the
+adapter must), the floor under any replay of them.
 
     python bench/replay_rate.py [--seconds 5]
 """
@@ -50,6 +52,20 @@ def replay_once(path: Path, channel: str) -> tuple[int, float]:
     return count, time.perf_counter() - started - 0.1  # the replay's fixed 0.1 s start delay is not replay work
 
 
+def decode_only(path: Path) -> float:
+    """Frames per second for the JSON decoding alone (read into memory first)."""
+    from streamkit._json import loads
+
+    _, entries = sk.recording.read_recording(path)
+    frames = [e.frame for e in entries if e.direction == "in"]
+    started = time.perf_counter()
+    for frame in frames:
+        data = loads(frame).get("data")
+        if isinstance(data, str):
+            loads(data)
+    return len(frames) / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -59,15 +75,22 @@ def main() -> None:
         path = Path(tmp) / "flat-out.jsonl.gz"
         frames = make_recording(path, args.seconds)
         _, entries = sk.recording.read_recording(path)
-        channel = next(topic for _, direction, _, topic in entries if direction == "in" and topic)
+        channel = next(e.topic for e in entries if e.direction == "in" and e.topic)
         print(f"recorded {frames:,} frames ({path.stat().st_size / 1e6:.1f} MB gzip) in {args.seconds:g} s")
-        rates = []
+        rates, floors = [], []
         for n in range(1, args.rounds + 1):
             count, elapsed = replay_once(path, channel)
             rates.append(count / elapsed)
-            print(f"round {n}: {count:,} records in {elapsed:.2f} s = {rates[-1]:,.0f} msg/s")
+            floors.append(decode_only(path))
+            print(
+                f"round {n}: {count:,} records in {elapsed:.2f} s = {rates[-1]:,.0f} msg/s; "
+                f"JSON decode alone {floors[-1]:,.0f}/s (ratio {rates[-1] / floors[-1]:.2f})"
+            )
     rate = statistics.median(rates)
-    print(f"median {rate:,.0f} msg/s (target >= {TARGET:,}: {'met' if rate >= TARGET else 'NOT met'})")
+    print(f"median {rate:,.0f} msg/s (target >= {TARGET:,}: {'met' if rate >= TARGET else 'NOT met'}); ", end="")
+    print(
+        f"median ratio to JSON decode alone {statistics.median(r / f for r, f in zip(rates, floors, strict=True)):.2f}"
+    )
 
 
 if __name__ == "__main__":

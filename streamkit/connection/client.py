@@ -422,30 +422,32 @@ class Client:
     async def _receive(self, transport: Transport) -> None:
         recv = transport.recv
         parse = self._adapter.parse
+        deliver = self._deliver
         stats = self.stats
-        per_topic = stats.per_topic
-        observers = self._observers
         while True:
             frame = await recv()
+            at = time.time()
             event = parse(frame)
             stats.bytes += len(frame)
             if self.tap is not None:
-                self.tap(time.time(), "in", frame, event.topic if type(event) is Data else None)
+                self.tap(at, "in", frame, event.topic if type(event) is Data else None)
             if type(event) is Data:
-                topic = event.topic
-                group = observers.get(topic)
-                if group is None:
-                    continue  # in flight after an unsubscribe
-                per_topic[topic] += 1
-                record = Record(event.payload, topic, time.time())
-                for observer in group:
-                    try:
-                        observer.on_next(record)
-                    except Exception as exc:
-                        self._problem("observer", f"an observer of {topic!r} raised {exc!r}", topic=topic)
+                deliver(event.topic, event.payload, at)
             else:
                 self._control(event, transport)
-            observers = self._observers  # _fail / aclose replace the dict
+
+    def _deliver(self, topic: Topic, payload: Any, at: float) -> None:
+        """One record to the observers of ``topic`` (none: it was in flight after an unsubscribe)."""
+        group = self._observers.get(topic)
+        if group is None:
+            return
+        self.stats.per_topic[topic] += 1
+        record = Record(payload, topic, at)
+        for observer in group:
+            try:
+                observer.on_next(record)
+            except Exception as exc:
+                self._problem("observer", f"an observer of {topic!r} raised {exc!r}", topic=topic)
 
     def _control(self, event: Any, transport: Transport) -> None:
         if isinstance(event, Malformed):

@@ -168,3 +168,14 @@ class Adapter(ABC):
     @abstractmethod
     def parse(self, frame: str | bytes) -> Event:
         """Turn one received frame into one event; never raises on bad input (see :class:`Malformed`)."""
+
+    def parse_for(self, frame: str | bytes, topic: Topic) -> Event:
+        """Parse a frame that a recording says was delivered to ``topic``: its data goes to that topic.
+
+        Replay routes by the recording because some routing (SMC's numbered subscriptions) belongs to the
+        connection the frames were recorded on.
+        """
+        event = self.parse(frame)
+        if type(event) is Data and event.topic != topic:
+            return Data(topic, event.payload)
+        return event

@@ -124,18 +124,22 @@ class SmcProtocol(Adapter):
             return Malformed(clip(frame), f"expected a JSON object, got {type(msg).__name__}")
         sid = msg.get("subscription_id")
         if "status" in msg:
-            status = msg["status"]
-            if isinstance(status, dict) and isinstance(status.get("status"), dict) and len(status) == 1:
-                status = status["status"]
             topic = self._topic_of.get(sid) if isinstance(sid, int) else None
             if topic is None:
                 return Unknown(msg, clip(frame))
-            return Data(topic, status)
+            return Data(topic, _status_of(msg))
         if "success" in msg:
             return self._on_success(msg, sid, frame)
         if "failure" in msg:
             return self._on_failure(msg, frame)
         return Unknown(msg, clip(frame))
+
+    def parse_for(self, frame: str | bytes, topic: Topic) -> Event:
+        """A recorded status goes to its recorded topic whatever its (per-connection) subscription id."""
+        event = super().parse_for(frame, topic)
+        if isinstance(event, Unknown) and isinstance(event.message, dict) and "status" in event.message:
+            return Data(topic, _status_of(event.message))
+        return event
 
     def _on_success(self, msg: dict[str, Any], sid: Any, frame: str | bytes) -> Event:
         # A server that does not confirm unsubscribes leaves them at the head of the queue: skip them.
@@ -169,6 +173,14 @@ class SmcProtocol(Adapter):
             return Unknown(msg, clip(frame))
         self._drop(what)
         return SubscribeFailed(what, str(msg["failure"]))
+
+
+def _status_of(msg: dict[str, Any]) -> Any:
+    """The status of a status message (some versions wrap it once more in ``{"status": {...}}``)."""
+    status = msg["status"]
+    if isinstance(status, dict) and isinstance(status.get("status"), dict) and len(status) == 1:
+        return status["status"]
+    return status
 
 
 # -- server side -------------------------------------------------------------------------------------------

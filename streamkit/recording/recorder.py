@@ -1,9 +1,14 @@
-"""Recording a client's raw frames: gzip JSON Lines, one header line, then one line per frame.
+"""Recording a client's raw frames: gzip, one JSON header line, then one tab-separated line per frame.
 
-Header: ``{"streamkit": version, "format": 1, "kind": "Mist", "url": ..., "subscriptions": [...], "started": ...}``
+Header: ``{"streamkit": version, "format": 2, "kind": "Mist", "url": ..., "subscriptions": [...], "started": ...}``
 (the URL without user info or query: credentials travel in headers, which are never recorded).
-Frame lines: ``[time, "in" | "out", frame, topic]`` with the receive time in epoch seconds and, for data, the
-subscription it was delivered to.
+
+Frame lines: ``time <TAB> direction <TAB> encoding <TAB> topic <TAB> frame``: the receive time in epoch seconds,
+``in`` or ``out``, ``-`` when the frame follows as it came off the wire or ``j`` when it contained a line break
+and follows as a JSON string, the subscription it was delivered to as JSON (empty for control frames), and the
+frame. Frames stay unescaped so that replay decodes each one once, in the protocol adapter.
+
+The file is flushed at most every :data:`FLUSH_SECONDS`, so a killed process loses at most that much of the end.
 """
 
 from __future__ import annotations
@@ -11,21 +16,32 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+from collections.abc import Hashable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-from .._json import dumps
+from .._json import dumps, loads
 from .._version import __version__
 from ..protocols.base import Topic
 
 if TYPE_CHECKING:
     from ..connection.client import Client
 
-__all__ = ["FORMAT", "Recorder", "record", "safe_url"]
+__all__ = ["FLUSH_SECONDS", "FORMAT", "Entry", "Recorder", "decode_line", "encode_line", "record", "safe_url"]
 
-FORMAT = 1
+FORMAT = 2
+FLUSH_SECONDS = 1.0
+
+
+class Entry(NamedTuple):
+    """One recorded frame."""
+
+    at: float
+    direction: str  # "in" or "out"
+    topic: Topic | None
+    frame: str | bytes
 
 
 def safe_url(url: str) -> str:
@@ -36,8 +52,45 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _topic(topic: Topic | None) -> Any:
+def _as_json(topic: Topic | None) -> Any:
     return list(topic) if isinstance(topic, tuple) else topic
+
+
+def _from_json(value: Any) -> Topic:
+    topic: Hashable = tuple(value) if isinstance(value, list) else value
+    return topic
+
+
+def encode_line(at: float, direction: str, frame: str | bytes, topic: Topic | None) -> bytes:
+    """One frame line of a recording."""
+    data = frame.encode() if isinstance(frame, str) else frame
+    encoding = b"-"
+    if b"\n" in data or b"\r" in data:
+        data = dumps(data.decode("utf-8", "replace")).encode()
+        encoding = b"j"
+    where = b"" if topic is None else dumps(_as_json(topic)).encode()
+    return b"%.6f\t%s\t%s\t%s\t%s\n" % (at, direction.encode(), encoding, where, data)
+
+
+_DIRECTIONS = {b"in": "in", b"out": "out"}
+
+
+def decode_line(line: bytes, topics: dict[bytes, Topic]) -> Entry:
+    """A frame line (without its newline) back as an :class:`Entry` (``topics`` caches decoded topics).
+
+    Raises ValueError (or a JSON decode error) when the line is not a frame line.
+    """
+    at, direction, encoding, where, frame = line.split(b"\t", 4)
+    topic = None
+    if where:
+        topic = topics.get(where)
+        if topic is None:
+            topic = topics[where] = _from_json(loads(where))
+    if encoding == b"-":
+        return tuple.__new__(Entry, (float(at), _DIRECTIONS[direction], topic, frame))  # the replay's hot path
+    if encoding != b"j":
+        raise ValueError(f"unknown frame encoding {encoding!r}")
+    return Entry(float(at), _DIRECTIONS[direction], topic, str(loads(frame)))
 
 
 class Recorder:
@@ -59,8 +112,9 @@ class Recorder:
         self.files: list[Path] = []
         self.frames = 0
         self._lock = threading.Lock()
-        self._file: IO[str] | None = None
+        self._file: gzip.GzipFile | None = None
         self._opened = 0.0
+        self._flushed = 0.0
         self._written = 0
         self._open()
         client.tap = self.write
@@ -71,33 +125,36 @@ class Recorder:
     def _open(self) -> None:
         n = len(self.files)
         name = self.path if n == 0 else self.path.with_name(self.path.name.replace(".jsonl.gz", f"-{n:04d}.jsonl.gz"))
-        self._file = gzip.open(name, "wt", encoding="utf-8", compresslevel=5)  # noqa: SIM115 - open until close()
+        self._file = gzip.GzipFile(name, "wb", compresslevel=5)
         self.files.append(name)
-        self._opened = time.monotonic()
+        self._opened = self._flushed = time.monotonic()
         header = {
             "streamkit": __version__,
             "format": FORMAT,
             "kind": self.client.name,
             "url": safe_url(self.client.url),
-            "subscriptions": [_topic(t) for t in self.client.topics],
+            "subscriptions": [_as_json(t) for t in self.client.topics],
             "started": datetime.now(timezone.utc).isoformat(),
         }
-        self._written = self._file.write(dumps(header) + "\n")
+        self._written = self._file.write((dumps(header) + "\n").encode())
 
     def write(self, at: float, direction: str, frame: str | bytes, topic: Topic | None) -> None:
         """One frame (the client's tap calls this)."""
-        text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
-        line = dumps([round(at, 6), direction, text, _topic(topic)]) + "\n"
+        line = encode_line(at, direction, frame, topic)
         with self._lock:
             if self._file is None:
                 return
+            clock = time.monotonic()
             if (self.max_bytes and self._written >= self.max_bytes) or (
-                self.max_seconds and time.monotonic() - self._opened >= self.max_seconds
+                self.max_seconds and clock - self._opened >= self.max_seconds
             ):
                 self._file.close()
                 self._open()
             self._written += self._file.write(line)
             self.frames += 1
+            if clock - self._flushed >= FLUSH_SECONDS:
+                self._file.flush()  # what is flushed survives a killed process
+                self._flushed = clock
 
     def flush(self) -> None:
         with self._lock:

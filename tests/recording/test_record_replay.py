@@ -11,7 +11,7 @@ import pytest
 import streamkit as sk
 from streamkit import ops
 from streamkit.recording import read_recording, safe_url
-from streamkit.sim import MistSimulator
+from streamkit.sim import MistSimulator, SmcSimulator
 
 from ..connection.test_mist_client import wait_for
 
@@ -39,11 +39,11 @@ def recording(tmp_path_factory):
 
 def test_header_and_frames_without_credentials(recording):
     header, entries = read_recording(recording["path"])
-    assert header["kind"] == "Mist" and header["format"] == 1 and header["url"].startswith("ws://127.0.0.1:")
+    assert header["kind"] == "Mist" and header["format"] == 2 and header["url"].startswith("ws://127.0.0.1:")
     lines = list(entries)
-    directions = {d for _, d, _, _ in lines}
-    assert directions == {"in", "out"}
-    assert any(topic == recording["channels"][0] for _, _, _, topic in lines)
+    assert {e.direction for e in lines} == {"in", "out"}
+    assert any(e.topic == recording["channels"][0] for e in lines)
+    assert all(isinstance(e.at, float) for e in lines)
     with gzip.open(recording["path"], "rt") as f:
         raw = f.read()
     sim = recording["sim"]
@@ -69,7 +69,7 @@ def test_replay_gives_the_same_rows_as_the_live_pipeline(recording):
 
 def test_speed_paces_the_replay(recording):
     _, entries = read_recording(recording["path"])
-    times = [t for t, d, _, _ in entries if d == "in"]
+    times = [e.at for e in entries if e.direction == "in"]
     recorded = times[-1] - times[0]
     started = time.monotonic()
     sk.collect(sk.replay(recording["path"], speed=4).subscribe(recording["channels"][0]), timeout=30)
@@ -81,7 +81,7 @@ def test_corrupt_lines_are_skipped_and_counted(recording, tmp_path):
     with gzip.open(recording["path"], "rt") as f:
         lines = f.read().splitlines(keepends=True)
     lines[5] = "{this is not a frame\n"
-    lines[9] = '["x"]\n'
+    lines[9] = "1.5\tsideways\t-\t\t{}\n"
     damaged = tmp_path / "corrupt.jsonl.gz"
     with gzip.open(damaged, "wt") as f:
         f.writelines(lines)
@@ -99,6 +99,7 @@ def test_a_truncated_recording_replays_what_is_intact(recording, tmp_path):
     rows = sk.collect(rec.subscribe(recording["channels"][0]), timeout=10)
     assert 0 < len(rows) < len(recording["live"]["devices"]) + 100
     assert rec.report.stopped is not None and "breaks after line" in rec.report.stopped
+    assert "interrupted" in str(rec.report)
 
 
 def test_not_a_recording_is_a_clear_error(tmp_path):
@@ -139,3 +140,54 @@ def test_record_option_on_the_client_ends_with_close(tmp_path):
     assert mist.recorder.frames >= 10 and mist.tap is None
     replayed = sk.collect(sk.replay(path, speed=None).subscribe(sim.channel("device_stats")), timeout=10)
     assert replayed[:10] == live
+
+
+def test_smc_replay_routes_by_the_recorded_subscription(tmp_path):
+    """SMC numbers subscriptions per connection: a replay subscribed in another order still gets each its own."""
+    path = tmp_path / "smc.jsonl.gz"
+    with SmcSimulator(seed=5, interval=0.05, engines=2, clusters=1, tunnels=2) as sim:
+        smc = sk.smc(url=sim.url, api_key=sim.api_key, record=path)
+        endpoint = sim.hrefs["endpoints"][0]
+        nodes: list = []
+        tunnel: list = []
+        smc.subscribe(context="fw_single").subscribe(nodes.append)
+        smc.subscribe(element=endpoint).subscribe(tunnel.append)
+        wait_for(lambda: len(nodes) >= 2 and len(tunnel) > 5)
+        smc.close()
+    rec = sk.replay(path, speed=None)
+    replayed_tunnel: list = []
+    replayed_nodes: list = []
+    done: list = []
+    rec.subscribe(element=endpoint).subscribe(replayed_tunnel.append, on_completed=lambda: done.append(1))
+    rec.subscribe(context="fw_single").subscribe(replayed_nodes.append, on_completed=lambda: done.append(2))
+    wait_for(lambda: len(done) == 2)
+    assert replayed_nodes[: len(nodes)] == nodes and replayed_tunnel[: len(tunnel)] == tunnel
+    assert {r.origin for r in replayed_nodes} == {("context", "fw_single")}
+    assert {r.origin for r in replayed_tunnel} == {("element", endpoint)}
+    with gzip.open(path, "rt") as f:
+        assert sim.api_key not in f.read()
+
+
+def test_windows_on_the_virtual_clock_close_as_they_did_live(tmp_path):
+    path = tmp_path / "windows.jsonl.gz"
+
+    def counts(windows: list) -> list:
+        return [(w.start, w.end, len(w.items), sorted({r["mac"] for r in w.items})) for w in windows]
+
+    with MistSimulator(seed=11, interval=0.03, sites=1, aps=3) as sim:
+        mist = sk.mist(url=sim.url, token=sim.token, record=path)
+        live: list = []
+        mist.subscribe(sim.channel("device_stats")).pipe(ops.tumbling(0.25)).subscribe(live.append)
+        wait_for(lambda: len(live) >= 8, timeout=10)
+        mist.close()
+    closed_live = counts(live)
+    rec = sk.replay(path, speed=None, virtual_clock=True)
+    assert rec.clock is not None
+    windows = rec.subscribe(sim.channel("device_stats")).pipe(ops.tumbling(0.25, scheduler=rec.clock))
+    replayed = sk.collect(windows, timeout=30)
+    assert counts(replayed)[: len(closed_live)] == closed_live
+    assert all(w.end - w.start == 0.25 for w in replayed)
+    # received times are the recorded ones
+    _, entries = read_recording(path)
+    recorded = [e.at for e in entries if e.direction == "in" and e.topic]
+    assert [r.received for w in replayed for r in w.items] == recorded[: sum(len(w.items) for w in replayed)]
