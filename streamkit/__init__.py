@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .recording import record, replay
     from .runtime import scheduler
     from .sim import Faults, MistSimulator, SmcSimulator
-    from .sinks import LiveFrame, LivePlot
+    from .sinks import LiveFrame, LivePlot, archive
 
 #: Public names that load lazily, by the module that defines them.
 _LAZY: dict[str, str] = {
@@ -46,6 +46,7 @@ _LAZY: dict[str, str] = {
     "record": "streamkit.recording",
     "replay": "streamkit.recording",
     "LiveFrame": "streamkit.sinks",
+    "archive": "streamkit.sinks",
     "LivePlot": "streamkit.sinks",
     "Faults": "streamkit.sim",
     "MistSimulator": "streamkit.sim",
@@ -83,6 +84,7 @@ __all__ = [
     "SubscriptionError",
     "__version__",
     "acollect",
+    "archive",
     "collect",
     "connection",
     "health",

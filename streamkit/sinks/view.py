@@ -40,6 +40,8 @@ class LiveView(ABC):
         if fps <= 0:
             raise ValueError(f"fps must be positive, not {fps}")
         self.fps = fps
+        #: The Observable the view shows (an archive of the view subscribes to it too).
+        self.source = source
         self.paused = False
         self.closed = False
         self.completed = False

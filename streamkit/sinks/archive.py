@@ -1,0 +1,314 @@
+"""Archive: a stream into a Parquet dataset partitioned by date (and a key), read back with DuckDB.
+
+``sk.archive.write(devices, "archive/devices", partition_by="site_id")`` writes
+``archive/devices/date=2026-11-23/site_id=.../part-<ms>-<n>.parquet`` in batches; ``sk.archive.query("select ...
+from devices", root="archive")`` queries every dataset under ``archive`` by its folder name.
+
+What a crash can lose is bounded: rows are written in batches of at most ``batch_rows`` rows or ``flush_seconds``
+seconds, each batch as its own file, written aside and renamed into place (a reader never sees half a file). A
+killed process loses the batch it had not flushed yet; ``close()`` (and the end of the source, and interpreter
+exit) flushes what is pending.
+
+Needs the ``archive`` extra (``pip install "streamkit[archive]"``): pyarrow and duckdb.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from reactivex import Observable
+from reactivex.disposable import SingleAssignmentDisposable
+
+from .._json import dumps
+from ..connection.client import Record
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .view import LiveView
+
+__all__ = ["ArchiveWriter", "query", "read", "tables", "write"]
+
+log = logging.getLogger("streamkit.archive")
+
+_OPEN: weakref.WeakSet[ArchiveWriter] = weakref.WeakSet()
+
+
+def _needs(module: str) -> Any:
+    try:
+        return __import__(module)
+    except ImportError:
+        raise ImportError(f'the archive needs {module}: pip install "streamkit[archive]"') from None
+
+
+class ArchiveWriter:
+    """Writes the records of ``source`` to a Parquet dataset at ``path`` in batches (see :func:`write`)."""
+
+    def __init__(
+        self,
+        source: Observable[Any] | LiveView,
+        path: str | Path,
+        *,
+        partition_by: str | None = None,
+        time_field: str | None = None,
+        batch_rows: int = 10_000,
+        flush_seconds: float = 5.0,
+    ) -> None:
+        if batch_rows < 1 or flush_seconds <= 0:
+            raise ValueError(f"batch_rows and flush_seconds are positive, not {batch_rows} and {flush_seconds}")
+        self._pa = _needs("pyarrow")
+        _needs("pyarrow.parquet")
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.partition_by = partition_by
+        self.time_field = time_field
+        self.batch_rows = batch_rows
+        self.flush_seconds = flush_seconds
+        #: Rows and files written so far; the last write error (the rows are kept and retried).
+        self.rows = 0
+        self.files: list[Path] = []
+        self.error: Exception | None = None
+        self.closed = False
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._sequence = 0
+        self._thread = threading.Thread(target=self._run, name=f"streamkit archive {self.path}", daemon=True)
+        self._thread.start()
+        observable = source if isinstance(source, Observable) else source.source  # a LiveFrame: what it receives
+        self._subscription = SingleAssignmentDisposable()  # a synchronous source may end inside subscribe()
+        self._subscription.disposable = observable.subscribe(self._on_next, self._on_error, self.close)
+        _OPEN.add(self)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<ArchiveWriter {self.path} rows={self.rows:,} files={len(self.files)} pending={self.pending} {state}>"
+
+    @property
+    def pending(self) -> int:
+        """Rows received but not yet in a file (what a crash now would lose)."""
+        return len(self._pending)
+
+    def flush(self) -> None:
+        """Write what is pending now (from any thread)."""
+        self._write_pending()
+
+    def close(self) -> None:
+        """Stop archiving: unsubscribe, write what is pending, stop the writer thread."""
+        if self.closed:
+            return
+        self.closed = True
+        self._subscription.dispose()
+        self._wake.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    # -- receiving ------------------------------------------------------------------------------------------
+
+    def _on_next(self, record: Any) -> None:
+        row = self._row(record)
+        with self._lock:
+            self._pending.append(row)
+            full = len(self._pending) >= self.batch_rows
+        if full:
+            self._wake.set()
+
+    def _on_error(self, error: Exception) -> None:
+        log.warning("archive %s: the source failed (%s); what it sent is kept", self.path, error)
+        self.close()
+
+    def _row(self, record: Any) -> dict[str, Any]:
+        if not isinstance(record, Mapping):
+            record = {"value": record}
+        row = {k: dumps(v) if isinstance(v, (dict, list, tuple)) else v for k, v in record.items()}
+        if type(record) is Record:
+            row.setdefault("origin", record.origin if isinstance(record.origin, str) else dumps(record.origin))
+            row.setdefault("received", record.received)
+        else:
+            row.setdefault("received", time.time())
+        return row
+
+    # -- writing --------------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self.closed:
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            self._write_pending()
+        self._write_pending()
+
+    def _write_pending(self) -> None:
+        with self._lock:
+            rows, self._pending = self._pending, []
+        if not rows:
+            return
+        try:
+            for partition, group in self._partitions(rows).items():
+                self._write_file(partition, group)
+        except OSError as exc:
+            self.error = exc
+            log.warning("archive %s: writing %d rows failed (%s); they are kept and retried", self.path, len(rows), exc)
+            with self._lock:
+                self._pending[:0] = rows
+            return
+        self.rows += len(rows)
+
+    def _partitions(self, rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            at = _epoch(row.get(self.time_field) if self.time_field else row["received"])
+            parts = [f"date={datetime.fromtimestamp(at, timezone.utc).date().isoformat()}"]
+            if self.partition_by is not None:
+                parts.append(f"{self.partition_by}={quote(str(row.get(self.partition_by)), safe='')}")
+            groups.setdefault(tuple(parts), []).append(row)
+        return groups
+
+    def _write_file(self, partition: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+        import pyarrow.parquet as pq
+
+        folder = self.path.joinpath(*partition)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._sequence += 1
+        name = folder / f"part-{int(time.time() * 1000)}-{self._sequence:06d}.parquet"
+        aside = name.with_name(f".{name.name}.tmp")
+        pq.write_table(self._table(rows), aside)
+        os.replace(aside, name)  # whole files only: a reader never sees a half-written batch
+        self.files.append(name)
+
+    def _table(self, rows: list[dict[str, Any]]) -> Any:
+        pa = self._pa
+        names: dict[str, None] = {}
+        for row in rows:
+            names.update(dict.fromkeys(row))
+        names.pop(self.partition_by or "", None)  # it is in the folder name
+        columns = {}
+        for name in names:
+            values = [row.get(name) for row in rows]
+            if name == "received":
+                micros = pa.array([int(_epoch(v) * 1_000_000) for v in values], pa.int64())
+                columns[name] = micros.cast(pa.timestamp("us", tz="UTC"))
+                continue
+            try:
+                columns[name] = pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types in one column: keep them as text
+                columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
+        return pa.table(columns)
+
+
+def _epoch(value: Any) -> float:
+    """Seconds since the epoch from seconds, milliseconds, an ISO string or a datetime."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).timestamp()
+    if isinstance(value, (int, float)):
+        return value / 1000 if value > 1e11 else float(value)  # Mist sends milliseconds in places
+    return time.time()
+
+
+@atexit.register
+def _close_all() -> None:
+    for writer in list(_OPEN):
+        writer.close()
+
+
+def write(
+    source: Observable[Any] | LiveView,
+    path: str | Path,
+    *,
+    partition_by: str | None = None,
+    time_field: str | None = None,
+    batch_rows: int = 10_000,
+    flush_seconds: float = 5.0,
+) -> ArchiveWriter:
+    """Archive the records of an Observable (or what a LiveFrame receives) to a Parquet dataset at ``path``.
+
+    Args:
+        partition_by: a field to partition by after the date (e.g. ``"site_id"``).
+        time_field: the field whose time picks the date partition (default: when the record arrived).
+        batch_rows / flush_seconds: a batch is written when it has this many rows or is this old; a crash loses
+            at most the batch not yet written.
+
+    Nested values (dicts, lists) are stored as JSON text: flatten first (``sk.ops.flatten()``) for columns.
+    Example::
+
+        writer = sk.archive.write(devices.pipe(sk.ops.flatten()), "archive/devices", partition_by="site_id")
+        ...
+        writer.close()
+        sk.archive.query("select name, avg(cpu_util) from devices group by name", root="archive")
+    """
+    return ArchiveWriter(
+        source,
+        path,
+        partition_by=partition_by,
+        time_field=time_field,
+        batch_rows=batch_rows,
+        flush_seconds=flush_seconds,
+    )
+
+
+def tables(root: str | Path = "archive") -> dict[str, Path]:
+    """The datasets under ``root`` by name (their folder's name); ``root`` itself when it is one."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no archive at {root}: write one with sk.archive.write(source, '{root}/<name>')")
+    found = {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and next(p.rglob("*.parquet"), None)}
+    if not found and next(root.glob("date=*"), None):
+        found = {root.name: root}
+    return found
+
+
+def query(
+    sql: str,
+    *,
+    root: str | Path = "archive",
+    tables: Mapping[str, str | Path] | None = None,
+    params: list[Any] | None = None,
+) -> pd.DataFrame:
+    """Run DuckDB SQL over archived datasets; each dataset under ``root`` is a table named after its folder.
+
+    Example: ``sk.archive.query("select name, max(cpu_util) from devices group by name", root="archive")``.
+    """
+    duckdb = _needs("duckdb")
+    named = dict(tables) if tables is not None else _discover(root)
+    connection = duckdb.connect()
+    try:
+        connection.execute("set TimeZone = 'UTC'")  # times come back in UTC wherever the laptop is
+        for name, path in named.items():
+            glob = str(Path(path) / "**" / "*.parquet").replace("'", "''")
+            identifier = '"' + name.replace('"', '""') + '"'
+            connection.execute(
+                f"create view {identifier} as select * from "
+                f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
+            )
+        try:
+            # through Arrow: DuckDB's own .df() uses pandas API that pandas 3.1 deprecates
+            frame: pd.DataFrame = connection.sql(sql, params=params).to_arrow_table().to_pandas()
+        except duckdb.CatalogException as exc:
+            raise ValueError(f"{exc}\nTables in this archive: {', '.join(named) or 'none'}") from None
+        return frame
+    finally:
+        connection.close()
+
+
+def _discover(root: str | Path) -> dict[str, Path]:
+    found = tables(root)
+    if not found:
+        raise FileNotFoundError(f"no datasets under {root}: write one with sk.archive.write(source, '{root}/<name>')")
+    return found
+
+
+def read(path: str | Path, *, where: str | None = None) -> pd.DataFrame:
+    """A whole dataset (optionally filtered by a SQL ``where`` condition) as a DataFrame, in arrival order."""
+    condition = f" where {where}" if where else ""
+    return query(f"select * from dataset{condition} order by received", tables={"dataset": path})
