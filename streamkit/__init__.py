@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .recording import record, replay
     from .runtime import scheduler
     from .sim import Faults, MistSimulator, SmcSimulator
-    from .sinks import LiveFrame, LivePlot, archive
+    from .sinks import LiveFrame, LivePlot, archive, report
 
 #: Public names that load lazily, by the module that defines them.
 _LAZY: dict[str, str] = {
@@ -47,6 +47,7 @@ _LAZY: dict[str, str] = {
     "replay": "streamkit.recording",
     "LiveFrame": "streamkit.sinks",
     "archive": "streamkit.sinks",
+    "report": "streamkit.sinks",
     "LivePlot": "streamkit.sinks",
     "Faults": "streamkit.sim",
     "MistSimulator": "streamkit.sim",
@@ -95,6 +96,7 @@ __all__ = [
     "record",
     "recording",
     "replay",
+    "report",
     "runtime",
     "scheduler",
     "sim",

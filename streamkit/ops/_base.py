@@ -9,7 +9,7 @@ from reactivex import Observable, abc
 
 from ..connection.client import Record
 
-__all__ = ["Operator", "copy_of", "like", "now", "pick_scheduler"]
+__all__ = ["Operator", "copy_of", "describe", "described", "like", "now", "pick_scheduler"]
 
 Operator: TypeAlias = Callable[[Observable[Any]], Observable[Any]]
 
@@ -44,3 +44,14 @@ def like(source: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
         out.update(fields)
         return out
     return fields
+
+
+def described(operator: Operator, text: str) -> Operator:
+    """``operator`` with a description of what it does, for reports' provenance (see :func:`describe`)."""
+    operator.__dict__["description"] = text
+    return operator
+
+
+def describe(operator: Any) -> str:
+    """What an operator does, in words (its description), else its repr."""
+    return str(getattr(operator, "description", None) or operator)

@@ -18,7 +18,7 @@ import reactivex
 from reactivex import Observable, Subject, abc
 from reactivex.disposable import CompositeDisposable, SerialDisposable
 
-from ._base import Operator, now, pick_scheduler
+from ._base import Operator, described, now, pick_scheduler
 
 __all__ = ["Window", "count_window", "event_windows", "session", "sliding", "tumbling"]
 
@@ -87,7 +87,7 @@ def count_window(size: int, step: int | None = None) -> Operator:
 
         return reactivex.create(subscribe)
 
-    return operator
+    return described(operator, f"count windows of {size} records, a new one every {step}")
 
 
 def tumbling(seconds: float, *, scheduler: abc.SchedulerBase | None = None, emit_empty: bool = False) -> Operator:
@@ -145,7 +145,14 @@ def sliding(
 
         return reactivex.create(subscribe)
 
-    return operator
+    return described(
+        operator,
+        (
+            f"tumbling {seconds:g} s windows (processing time)"
+            if every == seconds
+            else f"sliding {seconds:g} s windows every {every:g} s (processing time)"
+        ),
+    )
 
 
 def _event_time(record: Mapping[str, Any], field_: str) -> float | None:
@@ -198,6 +205,16 @@ class event_windows:
         self.late: Subject[Any] = Subject()
         self.late_count = 0
         self.skipped = 0
+
+    @property
+    def description(self) -> str:
+        what = "tumbling" if self.slide == self.size else f"sliding every {self.slide:g} s,"
+        return (
+            f"{what} {self.size:g} s windows on event time {self.field!r}, {self.allowed_lateness:g} s allowed lateness"
+        )
+
+    def __repr__(self) -> str:
+        return f"<event_windows: {self.description}>"
 
     def _starts(self, t: float) -> list[float]:
         """Starts of the windows ``[start, start + size)`` that contain ``t``."""
@@ -354,4 +371,10 @@ def session(
 
         return reactivex.create(subscribe)
 
-    return operator
+    return described(
+        operator,
+        (
+            f"sessions per {key if isinstance(key, str) else 'key'} ended by {gap:g} s of silence"
+            + (f" (event time: {time_field})" if time_field else " (processing time)")
+        ),
+    )

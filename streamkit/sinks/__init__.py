@@ -3,6 +3,7 @@
 from . import archive
 from .frame import LiveFrame
 from .plot import KINDS, LivePlot, PlotState
+from .reports import Provenance, report
 from .state import TableState, parse_age
 
-__all__ = ["KINDS", "LiveFrame", "LivePlot", "PlotState", "TableState", "archive", "parse_age"]
+__all__ = ["KINDS", "LiveFrame", "LivePlot", "PlotState", "Provenance", "TableState", "archive", "parse_age", "report"]

@@ -12,12 +12,14 @@ import threading
 import time
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from reactivex import Observable, abc
 
 from .. import runtime
+from ..connection.client import Record
+from ..ops.windows import Window
 
 __all__ = ["LiveView"]
 
@@ -31,6 +33,16 @@ def _weak(view: LiveView, method: Callable[[LiveView, Any], None]) -> Callable[.
             method(target, arg)
 
     return call
+
+
+def _span(item: Any) -> tuple[float, float]:
+    """The time an item stands for: a record's arrival, a window's bounds, else now."""
+    if type(item) is Record:
+        return item.received, item.received
+    if isinstance(item, Window) and not item.by_count:
+        return item.start, item.end
+    at = time.time()
+    return at, at
 
 
 class LiveView(ABC):
@@ -53,6 +65,9 @@ class LiveView(ABC):
         self._drawn_version = -1
         self._widget: Any = None
         self._arrivals = 0
+        self._origins: set[Hashable] = set()
+        self._first_at: float | None = None
+        self._last_at: float | None = None
         self._rate = 0.0
         self._rate_mark = (time.monotonic(), 0)
         self._loop = runtime.get_loop()
@@ -94,6 +109,12 @@ class LiveView(ABC):
             return "completed"
         return "paused" if self.paused else "live"
 
+    def seen(self) -> tuple[set[Hashable], float | None, float | None]:
+        """What the view has received so far, for reports: the subscriptions its records came from, and the
+        first and last time they stand for (records' arrival times, windows' bounds; epoch seconds)."""
+        self._flush()
+        return set(self._origins), self._first_at, self._last_at
+
     @property
     def rate(self) -> float:
         """Records per second arriving, over about the last second."""
@@ -119,7 +140,14 @@ class LiveView(ABC):
             batch, self._pending = self._pending, []
             if batch:
                 self._arrivals += len(batch)
+                self._note(batch)
                 self._ingest(batch)
+
+    def _note(self, batch: list[Any]) -> None:
+        self._origins.update(item.origin for item in batch if type(item) is Record)
+        if self._first_at is None:
+            self._first_at = _span(batch[0])[0]
+        self._last_at = _span(batch[-1])[1]
 
     def _schedule(self, _: Any = None) -> None:
         if self.closed:

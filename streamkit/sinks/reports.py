@@ -1,0 +1,219 @@
+"""Reports: one standalone HTML file (opens offline) from tables, charts and text, with provenance.
+
+``sk.report("# Busy APs", frame, plot, path="busy.html", source=mist, windows=[per_minute])`` writes a page with
+a provenance block (source, subscriptions, the time range the data covers, window definitions, when and by which
+streamkit it was generated) and then each part in order: markdown text, DataFrames and LiveFrames as tables,
+LivePlots and plotly figures as interactive charts (plotly.js is embedded once, so the file needs no network).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..connection.client import Client
+from ..ops._base import describe
+from ..recording.recorder import safe_url
+from .frame import LiveFrame
+from .plot import LivePlot
+from .view import LiveView
+
+__all__ = ["Provenance", "report"]
+
+MAX_TABLE_ROWS = 500
+TIME_COLUMNS = ("received", "_time", "timestamp", "time", "last_seen")
+
+STYLE = """
+body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;
+color:#222;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}
+table.sk-table{border-collapse:collapse;font-size:12px;margin:.5em 0 1.5em}
+table.sk-table td,table.sk-table th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:right;white-space:nowrap}
+table.sk-table th{background:#f4f4f4}
+.sk-prov{background:#f7f7fa;border:1px solid #e0e0ea;border-radius:6px;padding:.5em 1em;font-size:13px;margin:1em 0}
+.sk-prov th{text-align:left;padding-right:1em;vertical-align:top;white-space:nowrap;font-weight:600}
+.sk-caption{font-size:12px;color:#666;margin:.2em 0}
+.sk-scroll{overflow-x:auto}
+"""
+
+
+@dataclass
+class Provenance:
+    """Where a report's data came from; gathered from the parts and the ``source`` / ``windows`` arguments."""
+
+    sources: list[str] = field(default_factory=list)
+    subscriptions: set[str] = field(default_factory=set)
+    first: float | None = None
+    last: float | None = None
+    windows: list[str] = field(default_factory=list)
+    generated: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def add_time(self, first: float | None, last: float | None) -> None:
+        if first is not None:
+            self.first = first if self.first is None else min(self.first, first)
+        if last is not None:
+            self.last = last if self.last is None else max(self.last, last)
+
+    def add_source(self, source: Any) -> None:
+        if isinstance(source, Client):
+            header = getattr(source, "header", None)  # a replay: what was recorded, and from where
+            if header is not None:
+                self.sources.append(f"{header.get('kind')} {header.get('url')} (recorded {header.get('started')})")
+            else:
+                self.sources.append(f"{source.name} {safe_url(source.url)}")
+            self.subscriptions.update(_topic(t) for t in source.topics)
+        elif isinstance(source, (str, Path)):
+            self.sources.append(str(source))
+        else:
+            self.sources.append(repr(source))
+
+    def rows(self) -> list[tuple[str, str]]:
+        span = "no timed data"
+        if self.first is not None and self.last is not None:
+            span = f"{_utc(self.first)} to {_utc(self.last)} ({_duration(self.last - self.first)})"
+        return [
+            ("Source", "; ".join(self.sources) or "not given"),
+            ("Subscriptions", ", ".join(sorted(self.subscriptions)) or "not given"),
+            ("Time range", span),
+            ("Windows", "; ".join(self.windows) or "none"),
+            ("Generated", f"{self.generated.isoformat(timespec='seconds')} by streamkit {__version__}"),
+        ]
+
+
+def _topic(topic: Hashable) -> str:
+    return ":".join(map(str, topic)) if isinstance(topic, tuple) else str(topic)
+
+
+def _utc(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _frame_times(df: Any) -> tuple[float | None, float | None]:
+    """The span of a DataFrame's first time-like column (datetimes, or epoch seconds/milliseconds)."""
+    import pandas as pd
+
+    for name in TIME_COLUMNS:
+        if name not in df.columns or df.empty:
+            continue
+        column = df[name]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            values = column.dropna()
+            if values.empty:
+                continue
+            low, high = values.min(), values.max()
+            return low.timestamp(), high.timestamp()
+        if pd.api.types.is_numeric_dtype(column):
+            low, high = float(column.min()), float(column.max())
+            scale = 1000.0 if high > 1e11 else 1.0
+            return low / scale, high / scale
+    return None, None
+
+
+class _Page:
+    def __init__(self) -> None:
+        self.body: list[str] = []
+        self.has_charts = False
+        self._markdown: Any = None
+
+    def markdown(self, text: str) -> None:
+        if self._markdown is None:
+            from markdown_it import MarkdownIt
+
+            self._markdown = MarkdownIt("commonmark", {"html": False}).enable("table")  # text, not markup
+        self.body.append(self._markdown.render(text))
+
+    def table(self, df: Any, caption: str) -> None:
+        shown = df.tail(MAX_TABLE_ROWS)
+        note = f" (the last {MAX_TABLE_ROWS} shown)" if len(df) > MAX_TABLE_ROWS else ""
+        self.body.append(f'<p class="sk-caption">{html.escape(caption)}: {len(df):,} rows{note}</p>')
+        self.body.append('<div class="sk-scroll">' + shown.to_html(classes="sk-table", border=0) + "</div>")
+
+    def chart(self, figure: Any) -> None:
+        import plotly.io as pio
+
+        self.has_charts = True
+        self.body.append(pio.to_html(figure, full_html=False, include_plotlyjs=False))
+
+    def html(self, title: str, provenance: Provenance) -> str:
+        rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in provenance.rows())
+        script = ""
+        if self.has_charts:
+            from plotly.offline import get_plotlyjs
+
+            script = f'<script type="text/javascript">{get_plotlyjs()}</script>'
+        return (
+            f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{STYLE}</style>{script}</head><body><h1>{html.escape(title)}</h1>"
+            f'<table class="sk-prov">{rows}</table>' + "\n".join(self.body) + "</body></html>\n"
+        )
+
+
+def report(
+    *parts: Any,
+    path: str | Path = "report.html",
+    title: str = "streamkit report",
+    source: Any = None,
+    windows: Iterable[Any] = (),
+) -> Path:
+    """Write one standalone HTML file from ``parts``, in order, and return its path.
+
+    Args:
+        parts: markdown text (``str``), pandas DataFrames, LiveFrames (their table now), LivePlots and plotly
+            figures (interactive charts).
+        source: the client, replay or recording the data came from (or a list of them), for the provenance.
+        windows: the window operators used (or descriptions), listed in the provenance.
+
+    Example::
+
+        sk.report("# Busy APs", "Clients per AP over the last hour.", busiest, cpu_plot,
+                  path="busy-aps.html", source=mist, windows=[per_minute])
+    """
+    provenance = Provenance(windows=[describe(w) for w in windows])
+    for one in source if isinstance(source, (list, tuple)) else ([source] if source is not None else []):
+        provenance.add_source(one)
+    page = _Page()
+    for part in parts:
+        _add(page, provenance, part)
+    target = Path(path)
+    target.write_text(page.html(title, provenance), encoding="utf-8")
+    return target
+
+
+def _add(page: _Page, provenance: Provenance, part: Any) -> None:
+    import pandas as pd
+
+    if isinstance(part, LiveView):
+        origins, first, last = part.seen()
+        provenance.subscriptions.update(_topic(t) for t in origins)
+        provenance.add_time(first, last)
+    if isinstance(part, str):
+        page.markdown(part)
+    elif isinstance(part, LiveFrame):
+        df = part.df
+        mode = f"keyed by {part.state.key_name}" if part.state.key_name else "latest rows"
+        page.table(df, f"Live table ({mode}, {part.state.received:,} records received)")
+    elif isinstance(part, pd.DataFrame):
+        provenance.add_time(*_frame_times(part))
+        page.table(part, "Table")
+    elif isinstance(part, LivePlot):
+        page.chart(part.figure)
+    elif hasattr(part, "to_plotly_json"):
+        page.chart(part)
+    elif isinstance(part, Sequence):
+        raise TypeError("give report parts one by one: sk.report(text, frame, plot, ...)")
+    else:
+        kinds = "markdown text, DataFrames, LiveFrames, LivePlots and plotly figures"
+        raise TypeError(f"a report takes {kinds}, not {type(part).__name__}")
