@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._version import __version__
-from .errors import StreamkitError
+from .errors import AuthenticationError, StreamkitError
 
 __all__ = ["main"]
 
@@ -19,7 +19,19 @@ examples:
   streamkit demo                      start the Mist simulator and print decoded device stats
   streamkit sim mist --port 8765      serve a simulated Mist stream until Ctrl-C
   streamkit sim smc --interval 0.5    serve a simulated SMC (REST + status socket)
+  streamkit tail /sites/$SITE/stats/devices                 live table of a Mist channel ($MIST_API_TOKEN)
+  streamkit record /sites/$SITE/stats/devices -o devices.jsonl.gz --seconds 60
+  streamkit replay devices.jsonl.gz --speed 20 > records.jsonl
+  streamkit report devices.jsonl.gz -o devices.html
+
+exit codes: 0 done, 1 the stream failed (connection lost, refused subscription), 2 bad arguments or input,
+3 credentials refused, 130 interrupted (Ctrl-C).
+credentials come from the environment: MIST_API_TOKEN (MIST_REGION / MIST_HOST), SMC_URL and SMC_API_KEY.
 """
+
+SOURCE_HELP = """\
+topics: Mist channels (/sites/<site_id>/stats/devices ...), SMC context:<name> or element:<href>,
+or a generic feed's topic keys (none: everything it sends)."""
 
 
 def _add_sim_options(p: argparse.ArgumentParser) -> None:
@@ -87,7 +99,81 @@ def _parser() -> argparse.ArgumentParser:
     size.add_argument("--engines", type=int, default=3, help="single firewalls")
     size.add_argument("--clusters", type=int, default=1, help="firewall clusters")
     size.add_argument("--tunnels", type=int, default=3, help="tunnels per VPN")
+    _add_stream_commands(sub)
     return parser
+
+
+def _add_source_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("topics", nargs="*", metavar="TOPIC", help="what to subscribe to (see below)")
+    where = p.add_argument_group("source")
+    where.add_argument("--source", choices=("mist", "smc", "ws"), help="default: smc for context:/element: topics")
+    where.add_argument("--url", help="stream URL (Mist: default from --region or $MIST_REGION; SMC: $SMC_URL)")
+    where.add_argument("--region", help="Mist cloud region, e.g. global01, emea01")
+    where.add_argument("--insecure", action="store_true", help="SMC: do not verify the server's certificate")
+    p.add_argument("--seconds", type=float, help="stop after this long")
+    p.add_argument("--count", type=int, help="stop after this many records")
+
+
+def _add_stream_commands(sub: Any) -> None:
+    raw = argparse.RawDescriptionHelpFormatter
+    tail = sub.add_parser(
+        "tail",
+        help="live table of one or more subscriptions in the terminal",
+        description="Subscribe and show the latest record per device/key as a live table (JSON lines when the "
+        "output is not a terminal, for jq and friends).",
+        epilog=SOURCE_HELP + "\n\nexamples:\n  export MIST_API_TOKEN=...\n"
+        "  streamkit tail /sites/$SITE/stats/devices --columns name,cpu_util,num_clients\n"
+        "  SMC_URL=https://smc:8082 SMC_API_KEY=... streamkit tail context:fw_single --key name\n"
+        "  streamkit tail /sites/$SITE/stats/clients --jsonl --count 100 | jq .rssi",
+        formatter_class=raw,
+    )
+    _add_source_options(tail)
+    tail.add_argument("--columns", help="comma-separated columns to show (default: the first scalar ones)")
+    tail.add_argument("--key", help="one row per value of this field (default: mac, name, id or href)")
+    tail.add_argument("--jsonl", action="store_true", help="print one JSON line per record instead of a table")
+
+    record = sub.add_parser(
+        "record",
+        help="record raw frames to a .jsonl.gz file, with a progress line",
+        description="Record what the server sends (and what streamkit sends it) with receive times, for replay "
+        "and reports. Credentials are never written.",
+        epilog=SOURCE_HELP + "\n\nexample:\n  streamkit record /sites/$SITE/stats/devices -o devices.jsonl.gz "
+        "--seconds 600 --max-bytes 100000000",
+        formatter_class=raw,
+    )
+    record.add_argument("-o", "--output", metavar="FILE.jsonl.gz", required=True, help="the recording to write")
+    _add_source_options(record)
+    record.add_argument("--max-bytes", type=int, help="start a new file after this many (uncompressed) bytes")
+    record.add_argument("--max-seconds", type=float, help="start a new file after this many seconds")
+
+    replay = sub.add_parser(
+        "replay",
+        help="replay a recording as JSON lines, with a progress bar",
+        description="Replay a recording through the same protocol adapter as live and write one JSON line per "
+        'record: {"topic", "received", "record"}.',
+        epilog="examples:\n  streamkit replay devices.jsonl.gz --speed 0 -o records.jsonl\n"
+        "  streamkit replay devices.jsonl.gz /sites/$SITE/stats/devices --flatten | jq .record.cpu_util",
+        formatter_class=raw,
+    )
+    replay.add_argument("recording", metavar="FILE.jsonl.gz")
+    replay.add_argument("topics", nargs="*", metavar="TOPIC", help="only these subscriptions (default: all)")
+    replay.add_argument("--speed", type=float, default=0, help="1: real time, 20: faster, 0: flat out (default)")
+    replay.add_argument("-o", "--output", help="write here instead of stdout")
+    replay.add_argument("--flatten", action="store_true", help="flatten nested fields (ip_stat.gateway ...)")
+
+    report = sub.add_parser(
+        "report",
+        help="write a standalone HTML report from a recording or an archive",
+        description="Render a report that opens offline in a browser: per-subscription tables and counts from a "
+        "recording, or dataset summaries and SQL query results from an archive folder.",
+        epilog="examples:\n  streamkit report devices.jsonl.gz -o devices.html\n"
+        "  streamkit report archive/ --sql 'select name, avg(cpu_util) from devices group by 1' -o cpu.html",
+        formatter_class=raw,
+    )
+    report.add_argument("input", metavar="RECORDING_OR_ARCHIVE")
+    report.add_argument("-o", "--output", default="report.html", help="default: %(default)s")
+    report.add_argument("--title", help="default: from the input's name")
+    report.add_argument("--sql", action="append", help="archive: a DuckDB query to include (repeatable)")
 
 
 def _simulator(args: argparse.Namespace) -> Any:
@@ -211,10 +297,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             _demo(args.count, args.seed)
         elif args.command == "sim":
             asyncio.run(_serve(_simulator(args), args.json))
+        else:
+            from . import commands
+
+            getattr(commands, f"{args.command}_command")(args)
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
         return 130
-    except (OSError, ValueError, StreamkitError) as exc:
+    except AuthenticationError as exc:
+        print(f"streamkit: {exc}", file=sys.stderr)
+        return 3
+    except StreamkitError as exc:
+        print(f"streamkit: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, ImportError) as exc:
         print(f"streamkit: {exc}", file=sys.stderr)
         return 2
     return 0

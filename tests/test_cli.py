@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
+import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import httpx
+import pytest
 from websockets.asyncio.client import connect
+
+from streamkit.sim import MistSimulator, SmcSimulator
 
 STREAMKIT = [sys.executable, "-m", "streamkit"]
 
@@ -80,3 +86,106 @@ def test_port_in_use_is_a_clear_error():
         result = subprocess.run([*STREAMKIT, "sim", "mist", "--port", port], capture_output=True, text=True, timeout=30)
         assert result.returncode == 2
         assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "port=0" in result.stderr
+
+
+# -- stream commands against simulators in this process ------------------------------------------------------
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "SMC_"))}
+    return subprocess.run(
+        [*STREAMKIT, *args], capture_output=True, text=True, timeout=timeout, env={**environment, **(env or {})}
+    )
+
+
+@pytest.fixture(scope="module")
+def mist_sim():
+    with MistSimulator(seed=12, interval=0.05, sites=1, aps=3) as sim:
+        yield sim
+
+
+def test_stream_commands_have_help_with_examples():
+    for command in ("tail", "record", "replay", "report"):
+        out = run(command, "--help").stdout
+        assert "example" in out and f"streamkit {command}" in out
+    assert "exit codes" in run("--help").stdout
+
+
+def test_tail_prints_json_lines_when_piped(mist_sim):
+    channel = mist_sim.channel("device_stats")
+    result = run("tail", "--url", mist_sim.url, channel, "--count", "5", env={"MIST_API_TOKEN": mist_sim.token})
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 5 and all(row["mac"].startswith("5c5b35") for row in rows)
+
+
+def test_tail_credentials_errors_have_their_own_exit_codes(mist_sim):
+    channel = mist_sim.channel("device_stats")
+    refused = run("tail", "--url", mist_sim.url, channel, "--count", "1", env={"MIST_API_TOKEN": "not-the-token"})
+    assert refused.returncode == 3 and "MIST_API_TOKEN" in refused.stderr and "not-the-token" not in refused.stderr
+    missing = run("tail", "--url", mist_sim.url, channel, "--count", "1")
+    assert missing.returncode == 2 and "no Mist API token" in missing.stderr
+
+
+def test_tail_smc_context_from_environment():
+    with SmcSimulator(seed=3, interval=0.05, engines=2, clusters=0) as sim:
+        result = run("tail", "context:fw_single", "--count", "2", env={"SMC_URL": sim.url, "SMC_API_KEY": sim.api_key})
+    assert result.returncode == 0, result.stderr
+    assert {json.loads(line)["name"] for line in result.stdout.splitlines()} <= {
+        n.name for e in sim.world.engines for n in e.nodes
+    }
+
+
+def test_record_replay_report_from_the_shell(mist_sim, tmp_path):
+    channel = mist_sim.channel("device_stats")
+    recording = tmp_path / "dev.jsonl.gz"
+    recorded = run(
+        "record", channel, "--url", mist_sim.url, "--seconds", "1.5", "-o", str(recording),
+        env={"MIST_API_TOKEN": mist_sim.token},
+    )  # fmt: skip
+    assert recorded.returncode == 0, recorded.stderr
+    match = re.search(r"recorded ([\d,]+) frames \(([\d,]+) records", recorded.stderr)
+    assert match and int(match.group(2).replace(",", "")) > 10
+    assert mist_sim.token.encode() not in gzip.decompress(recording.read_bytes())
+
+    out = tmp_path / "records.jsonl"
+    replayed = run("replay", str(recording), "--flatten", "-o", str(out))
+    assert replayed.returncode == 0, replayed.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == int(match.group(2).replace(",", ""))
+    assert {line["topic"] for line in lines} == {channel} and "ip_stat.ip" in lines[0]["record"]
+    assert f"{len(lines):,} records written" in replayed.stderr
+
+    page = tmp_path / "r.html"
+    reported = run("report", str(recording), "-o", str(page))
+    assert reported.returncode == 0, reported.stderr
+    html = page.read_text()
+    assert channel in html and "Records per minute" in html and mist_sim.token not in html
+
+
+def test_replay_and_report_refuse_what_is_not_theirs(tmp_path):
+    bogus = tmp_path / "bogus.jsonl.gz"
+    bogus.write_text("hello")
+    result = run("replay", str(bogus))
+    assert result.returncode == 2 and "not a streamkit recording" in result.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("report", str(empty))
+    assert result.returncode == 2 and "no datasets" in result.stderr
+
+
+def test_report_from_an_archive_with_sql(tmp_path):
+    import reactivex
+
+    from streamkit.sinks import archive
+
+    rows = [{"name": f"ap{i % 3}", "cpu": i} for i in range(30)]
+    archive.write(reactivex.from_iterable(rows), tmp_path / "arch" / "devices")
+    page = tmp_path / "a.html"
+    result = run(
+        "report", str(tmp_path / "arch"), "-o", str(page),
+        "--sql", "select name, max(cpu) as top from devices group by name order by name",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    html = page.read_text()
+    assert "<td>ap2</td>" in html and "<td>29</td>" in html and "devices" in html

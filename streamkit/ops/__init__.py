@@ -5,7 +5,7 @@ time-based ones take an optional ``scheduler`` (default: streamkit's loop schedu
 """
 
 from .aggregate import aggregate, window_frame
-from .flatten import flatten, parse_time
+from .flatten import flatten, flatten_record, parse_time
 from .flow import POLICIES, backpressure, changes, rate, sample, throttle
 from .joins import enrich, join, with_latest
 from .windows import Window, count_window, event_windows, session, sliding, tumbling
@@ -20,6 +20,7 @@ __all__ = [
     "enrich",
     "event_windows",
     "flatten",
+    "flatten_record",
     "join",
     "parse_time",
     "rate",

@@ -10,7 +10,7 @@ from reactivex import operators as rx
 
 from ._base import Operator, copy_of, like
 
-__all__ = ["flatten", "parse_time"]
+__all__ = ["flatten", "flatten_record", "parse_time"]
 
 
 def _flat(d: Mapping[str, Any], prefix: str, sep: str, out: dict[str, Any]) -> None:
@@ -21,7 +21,8 @@ def _flat(d: Mapping[str, Any], prefix: str, sep: str, out: dict[str, Any]) -> N
             out[prefix + k] = v
 
 
-def _flatten_record(record: Mapping[str, Any], sep: str) -> dict[str, Any]:
+def flatten_record(record: Mapping[str, Any], sep: str = ".") -> dict[str, Any]:
+    """One record flattened as :func:`flatten` does (a :class:`~streamkit.Record` keeps its origin)."""
     # copy the top level in one go (C speed), then replace its nested dicts by their flattened fields
     out = copy_of(record)
     for k, v in record.items():
@@ -44,12 +45,12 @@ def flatten(*, sep: str = ".", explode: str | None = None) -> Operator:
         devices.pipe(sk.ops.flatten(explode="radio_stat"))    # one row per radio band
     """
     if explode is None:
-        return rx.map(lambda record: _flatten_record(record, sep))
+        return rx.map(lambda record: flatten_record(record, sep))
 
     def rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
         parts = record.get(explode)
         if not isinstance(parts, (list, dict)) or not parts:
-            return [_flatten_record(record, sep)]
+            return [flatten_record(record, sep)]
         base = {k: v for k, v in record.items() if k != explode}
         items = parts.items() if isinstance(parts, dict) else enumerate(parts)
         out = []
