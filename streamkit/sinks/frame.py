@@ -11,7 +11,7 @@ from reactivex import Observable
 
 from ..notebook.display import show_html
 from .state import TableState
-from .view import LiveView
+from .view import LiveView, rows_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,13 +88,7 @@ class LiveFrame(LiveView):
         return Path(path)
 
     def _ingest(self, batch: list[Any]) -> None:
-        rows: list[Mapping[str, Any]] = []
-        for item in batch:
-            if hasattr(item, "to_dict") and hasattr(item, "columns"):  # a DataFrame: a window's result
-                rows.extend(item.to_dict("records"))
-            else:
-                rows.append(item)
-        self.state.add(rows)
+        self.state.add(rows_of(batch))
 
     def _version(self) -> int:
         self.state.evict()  # age bounds move with the clock even when nothing arrives

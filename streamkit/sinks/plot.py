@@ -10,12 +10,12 @@ from typing import Any
 
 from reactivex import Observable
 
-from .view import LiveView
+from .view import LiveView, rows_of
 
 __all__ = ["KINDS", "LivePlot", "PlotState"]
 
 KINDS = ("line", "scatter", "bar", "histogram")
-_TIME_NAMES = ("_time", "time", "timestamp", "last_seen")
+_TIME_NAMES = ("_time", "time", "timestamp", "last_seen", "received")
 
 
 class PlotState:
@@ -57,6 +57,8 @@ class PlotState:
                 trace = self.traces[key] = (deque(maxlen=self.max_points), deque(maxlen=self.max_points))
             if self.kind != "histogram":
                 x = record.get(self.x) if self.x else None
+                if x is None and self.x == "received":  # the record's arrival time (streams without a time field)
+                    x = getattr(record, "received", None)
                 if self.x_time and isinstance(x, (int, float)):
                     x = datetime.fromtimestamp(x, tz=timezone.utc)
                 trace[0].append(x)
@@ -79,6 +81,7 @@ class LivePlot(LiveView):
         kind: ``line``, ``scatter``, ``bar`` (latest y per ``color`` key, or per ``x``) or ``histogram`` (of y).
         max_points: newest points kept per trace; fps: most figure updates per second.
         x_time: show x as time (default: when x is named like ``_time``, ``timestamp`` or ``last_seen``).
+            ``x="received"`` plots against each record's arrival time (for statuses that carry no time).
 
     Example::
 
@@ -145,7 +148,7 @@ class LivePlot(LiveView):
         return Path(path)
 
     def _ingest(self, batch: list[Any]) -> None:
-        self.state.add(batch)
+        self.state.add(rows_of(batch))
 
     def _version(self) -> int:
         return self.state.version

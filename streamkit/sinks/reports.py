@@ -66,7 +66,7 @@ class Provenance:
                 self.sources.append(f"{header.get('kind')} {header.get('url')} (recorded {header.get('started')})")
             else:
                 self.sources.append(f"{source.name} {safe_url(source.url)}")
-            self.subscriptions.update(_topic(t) for t in source.topics)
+            self.subscriptions.update(_topic(t) for t in (*source.topics, *source.stats.per_topic))
         elif isinstance(source, (str, Path)):
             self.sources.append(str(source))
         else:

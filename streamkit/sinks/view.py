@@ -21,7 +21,7 @@ from .. import runtime
 from ..connection.client import Record
 from ..ops.windows import Window
 
-__all__ = ["LiveView"]
+__all__ = ["LiveView", "rows_of"]
 
 
 def _weak(view: LiveView, method: Callable[[LiveView, Any], None]) -> Callable[..., None]:
@@ -33,6 +33,17 @@ def _weak(view: LiveView, method: Callable[[LiveView, Any], None]) -> Callable[.
             method(target, arg)
 
     return call
+
+
+def rows_of(batch: list[Any]) -> list[Any]:
+    """A batch of records with any DataFrame (a window's aggregate) spread into its rows."""
+    rows: list[Any] = []
+    for item in batch:
+        if hasattr(item, "to_dict") and hasattr(item, "columns"):
+            rows.extend(item.to_dict("records"))
+        else:
+            rows.append(item)
+    return rows
 
 
 def _span(item: Any) -> tuple[float, float]:
