@@ -20,7 +20,9 @@ def test_there_are_five_notebooks_without_outputs():
         code = [c for c in book.cells if c.cell_type == "code"]
         assert all(not c.outputs and c.execution_count is None for c in code), f"{path.name} has outputs"
         intro = book.cells[0]  # says how to point the notebook at a real source
-        assert intro.cell_type == "markdown" and any(w in intro.source for w in ("Real org", "Real SMC", "Your own"))
+        assert intro.cell_type == "markdown" and any(
+            w in intro.source for w in ("Point it at", "Real org", "Real SMC", "Your own")
+        )
 
 
 @pytest.mark.timeout(300)
