@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable
@@ -351,6 +352,12 @@ class Client:
                 return
             except TransportClosed as closed:
                 drop = Disconnected(closed.code, closed.reason)
+                if closed.code == 1009:  # our own limit: say so, the connection is reopened
+                    self._problem(
+                        "oversized",
+                        "a frame larger than max_size arrived, so the connection was closed and is reopened; "
+                        "pass max_size= (bytes) to the client to accept such frames",
+                    )
             except (OSError, EOFError) as exc:
                 drop = Disconnected(1006, "", error=f"{type(exc).__name__}: {exc}")
             finally:
@@ -396,6 +403,11 @@ class Client:
         return True
 
     def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return (
+                f"the TLS certificate of {self.url} was not accepted ({exc.verify_message}); if the server uses a "
+                "private CA, pass ssl=ssl.create_default_context(cafile=...) to the client"
+            )
         text = str(exc) or type(exc).__name__
         return text if isinstance(exc, StreamkitError) else f"{type(exc).__name__}: {text}"
 

@@ -137,7 +137,8 @@ class WebSocketTransport:
         try:
             return await self._ws.recv(decode=False)  # text frames as UTF-8 bytes: orjson reads them as they are
         except ConnectionClosed as exc:
-            code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd is not None else (1006, "")
+            closing = exc.rcvd if exc.rcvd is not None else exc.sent  # sent: we closed it (1009: frame too big)
+            code, reason = (closing.code, closing.reason) if closing is not None else (1006, "")
             raise TransportClosed(code, reason, clean=isinstance(exc, ConnectionClosedOK)) from None
 
     async def close(self) -> None:
