@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
 from collections import deque
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from .. import runtime
 from ..errors import ConnectionLost, StreamkitError, SubscriptionError
 from ..protocols.base import Adapter, Data, Malformed, Subscribed, SubscribeFailed, Topic, Unknown, Unsubscribed
 from .events import Closed, Connected, Connecting, Disconnected, Gap, Problem, Reconnecting
-from .policy import Decision, Reconnect
+from .policy import Decision, Reconnect, certificate_error
 from .transport import Transport, TransportClosed, TransportEnded
 
 __all__ = ["Client", "Record", "Stats"]
@@ -403,10 +402,11 @@ class Client:
         return True
 
     def _describe(self, exc: BaseException) -> str:
-        if isinstance(exc, ssl.SSLCertVerificationError):
+        refused = certificate_error(exc)
+        if refused is not None:
             return (
-                f"the TLS certificate of {self.url} was not accepted ({exc.verify_message}); if the server uses a "
-                "private CA, pass ssl=ssl.create_default_context(cafile=...) to the client"
+                f"the TLS certificate of {self.url} was not accepted ({refused.verify_message}); if the server uses "
+                "a private CA, pass ssl=ssl.create_default_context(cafile=...) to the client"
             )
         text = str(exc) or type(exc).__name__
         return text if isinstance(exc, StreamkitError) else f"{type(exc).__name__}: {text}"

@@ -17,7 +17,7 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
 from ..errors import AuthenticationError, RateLimited, StreamkitError
 
-__all__ = ["Decision", "Reconnect", "backoff", "classify"]
+__all__ = ["Decision", "Reconnect", "backoff", "certificate_error", "classify"]
 
 
 class Decision(Enum):
@@ -42,11 +42,21 @@ def backoff(
         delay = min(cap, delay * factor)
 
 
+def certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate refusal behind ``exc`` (httpx and websockets wrap it), if that is what it is."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def classify(exc: BaseException) -> Decision:
     """Whether a failure to connect (or a dropped connection) is worth another try."""
     if isinstance(exc, RateLimited):
         return Decision.WAIT
-    if isinstance(exc, (AuthenticationError, InvalidURI, ssl.SSLCertVerificationError)):
+    if isinstance(exc, (AuthenticationError, InvalidURI)) or certificate_error(exc) is not None:
         return Decision.FATAL
     if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
