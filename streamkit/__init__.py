@@ -21,7 +21,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from . import connection, notebook, ops, protocols, recording, runtime, sim, sinks
-    from .collect import acollect, collect
+    from ._collect import acollect, collect
     from .connection import JsonClient, MistClient, Reconnect, Record, SmcClient, mist, smc, websocket
     from .notebook import health
     from .recording import record, replay
@@ -39,8 +39,8 @@ _LAZY: dict[str, str] = {
     "JsonClient": "streamkit.connection",
     "Record": "streamkit.connection",
     "Reconnect": "streamkit.connection",
-    "collect": "streamkit.collect",
-    "acollect": "streamkit.collect",
+    "collect": "streamkit._collect",
+    "acollect": "streamkit._collect",
     "scheduler": "streamkit.runtime",
     "health": "streamkit.notebook",
     "record": "streamkit.recording",

@@ -307,7 +307,7 @@ def report_command(args: argparse.Namespace) -> None:
 def _recording_parts(path: Path) -> tuple[list[Any], Any]:
     import pandas as pd
 
-    from .collect import collect
+    from ._collect import collect
     from .recording import replay
 
     _, topics = _scan(path)

@@ -40,3 +40,16 @@ def test_import_is_light():
 
 def test_typed_marker_is_shipped():
     assert (Path(streamkit.__file__).parent / "py.typed").exists()
+
+
+def test_importing_every_submodule_first_shadows_no_public_name():
+    """A submodule named like a public function would replace it on the package once imported."""
+    code = (
+        "import importlib, pkgutil, types, streamkit\n"
+        "for info in pkgutil.walk_packages(streamkit.__path__, 'streamkit.'):\n"
+        "    if not info.name.endswith('__main__'):\n"
+        "        importlib.import_module(info.name)\n"
+        "modules = [n for n in streamkit._LAZY if isinstance(getattr(streamkit, n), types.ModuleType)]\n"
+        "assert modules == ['archive'], modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
