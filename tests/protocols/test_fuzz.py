@@ -1,6 +1,6 @@
 """Fuzzing the adapters: random and mutated frames never raise, and only ever give typed events.
 
-CI runs 2,000 cases of up to six frames per adapter; a longer run: ``STREAMKIT_FUZZ_EXAMPLES=200000 pytest
+CI runs 2,000 cases of up to six frames per adapter; a longer run: ``STREAMKIT_FUZZ_EXAMPLES=200000 pytest -o timeout=0
 tests/protocols/test_fuzz.py``.
 """
 
