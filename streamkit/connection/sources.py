@@ -50,6 +50,7 @@ class _WebSocketClient(Client):
         ping_interval: float | None,
         ping_timeout: float | None,
         max_size: int | None,
+        max_queue: int,
         proxy: str | Literal[True] | None,
     ) -> None:
         super().__init__(adapter, url=url, reconnect=reconnect, name=name)
@@ -58,6 +59,7 @@ class _WebSocketClient(Client):
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,
             "max_size": max_size,
+            "max_queue": max_queue,
             "proxy": proxy,
             "auth_hint": auth_hint,
         }
@@ -101,6 +103,7 @@ class SmcClient(_WebSocketClient):
         ping_interval: float | None,
         ping_timeout: float | None,
         max_size: int | None,
+        max_queue: int,
         timeout: float,
     ) -> None:
         super().__init__(
@@ -114,6 +117,7 @@ class SmcClient(_WebSocketClient):
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             max_size=max_size,
+            max_queue=max_queue,
             proxy=True,
         )
         self._credentials = credentials  # api_key or login/password: never shown
@@ -235,6 +239,7 @@ def mist(
     ping_interval: float | None = 30.0,
     ping_timeout: float | None = 20.0,
     max_size: int | None = 16 * 2**20,
+    max_queue: int = 64,
     proxy: str | Literal[True] | None = True,
     record: str | Path | None = None,
 ) -> MistClient:
@@ -246,7 +251,8 @@ def mist(
         region: ``global01`` ... ``apac03``; or ``host``: the REST host (``api.eu.mist.com``); or ``url``: the
             full stream URL (e.g. a simulator's). Default: ``$MIST_HOST``, else ``$MIST_REGION``, else global01.
         ssl: an ``SSLContext`` for custom CAs; certificates are verified by default.
-        reconnect: the retry policy; ping_interval/ping_timeout: keepalive; max_size: largest frame (bytes).
+        reconnect: the retry policy; ping_interval/ping_timeout: keepalive; max_size: largest frame (bytes);
+            max_queue: frames buffered before reading pauses (the server then meets TCP backpressure).
         record: also record every frame to this ``.jsonl.gz`` file (see ``sk.record``), until close().
 
     Example::
@@ -294,6 +300,7 @@ def mist(
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             max_size=max_size,
+            max_queue=max_queue,
             proxy=proxy,
         ),
     )
@@ -313,6 +320,7 @@ def smc(
     ping_interval: float | None = 30.0,
     ping_timeout: float | None = 20.0,
     max_size: int | None = 16 * 2**20,
+    max_queue: int = 64,
     timeout: float = 30.0,
     record: str | Path | None = None,
 ) -> SmcClient:
@@ -355,6 +363,7 @@ def smc(
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             max_size=max_size,
+            max_queue=max_queue,
             timeout=timeout,
         ),
     )
@@ -374,6 +383,7 @@ def websocket(
     ping_interval: float | None = 30.0,
     ping_timeout: float | None = 20.0,
     max_size: int | None = 16 * 2**20,
+    max_queue: int = 64,
     proxy: str | Literal[True] | None = True,
     record: str | Path | None = None,
 ) -> JsonClient:
@@ -400,6 +410,7 @@ def websocket(
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             max_size=max_size,
+            max_queue=max_queue,
             proxy=proxy,
         ),
     )

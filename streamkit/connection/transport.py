@@ -58,6 +58,7 @@ class WebSocketTransport:
         ssl: a custom ``SSLContext`` for ``wss://`` (default: the system's, with verification).
         ping_interval, ping_timeout: keepalive; a connection whose pong is late is closed as dead.
         max_size: the largest frame accepted, in bytes.
+        max_queue: received frames buffered before reading from the socket pauses.
         open_timeout: seconds allowed for the TCP, TLS and HTTP upgrade handshakes.
         proxy: ``True`` follows the ``*_proxy`` environment variables, a URL names a proxy, ``None`` goes direct.
         auth_hint: what to check when the server refuses the credentials (ends the error message).
@@ -75,6 +76,7 @@ class WebSocketTransport:
         ping_interval: float | None = 30.0,
         ping_timeout: float | None = 20.0,
         max_size: int | None = 16 * 2**20,
+        max_queue: int = 64,
         open_timeout: float | None = 10.0,
         proxy: str | Literal[True] | None = True,
         auth_hint: str = "check the credentials",
@@ -85,6 +87,7 @@ class WebSocketTransport:
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         self._max_size = max_size
+        self._max_queue = max_queue
         self._open_timeout = open_timeout
         self._proxy = proxy
         self._auth_hint = auth_hint
@@ -105,7 +108,7 @@ class WebSocketTransport:
                 ping_timeout=self._ping_timeout,
                 open_timeout=self._open_timeout,
                 close_timeout=2,
-                max_queue=64,
+                max_queue=self._max_queue,
                 user_agent_header="streamkit",
                 proxy=self._proxy,
                 logger=websockets_logger(),

@@ -171,7 +171,7 @@ def test_an_oversized_frame_is_reported_and_the_connection_reopened():
         await ws.wait_closed()
 
     with serving(handler) as url:
-        mist = sk.mist(url=url, token="t", reconnect=FAST, max_size=1024)
+        mist = sk.mist(url=url, token="t", reconnect=FAST, max_size=1024, max_queue=8)
         rows = sk.collect(mist.subscribe("/c"), count=1, timeout=10)
         mist.close()
     assert rows == [{"ok": True}]
