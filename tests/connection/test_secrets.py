@@ -67,7 +67,9 @@ def test_no_credential_in_any_repr_log_exception_recording_report_or_notebook_ou
                       sk.smc(url=smc_sim.url, login=smc_sim.login, password=smc_sim.password + "x")):  # fmt: skip
             topic = mist_sim.channel("device_stats") if isinstance(wrong, sk.MistClient) else None
             try:
-                sk.collect(wrong.subscribe(topic) if topic else wrong.subscribe(context="fw_single"), count=1, timeout=5)
+                sk.collect(
+                    wrong.subscribe(topic) if topic else wrong.subscribe(context="fw_single"), count=1, timeout=5
+                )
             except sk.AuthenticationError as exc:
                 seen += [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
             else:
