@@ -20,8 +20,9 @@ from reactivex import Observable, merge
 from ._json import dumps
 from .connection.client import Client, Record
 from .ops.flatten import flatten_record
-from .protocols.base import Topic
+from .protocols.base import Topic, topic_text
 from .protocols.jsonws import ALL
+from .protocols.smc import subscription_topic
 
 __all__ = ["record_command", "replay_command", "report_command", "tail_command", "topics_of"]
 
@@ -34,7 +35,7 @@ def topics_of(texts: list[str]) -> list[Topic]:
     topics: list[Topic] = []
     for text in texts:
         kind, _, value = text.partition(":")
-        topics.append((kind, value) if kind in ("context", "element") and value else text)
+        topics.append(subscription_topic(**{kind: value}) if kind in ("context", "element") and value else text)
     return topics
 
 
@@ -261,7 +262,7 @@ def replay_command(args: argparse.Namespace) -> None:
 
     def on_next(record: Any) -> None:
         row = _flat(record) if args.flatten else record
-        line = dumps({"topic": _topic_text(record.origin), "received": record.received, "record": row})
+        line = dumps({"topic": topic_text(record.origin), "received": record.received, "record": row})
         with lock:
             out.write(line + "\n")
             written[0] += 1
@@ -281,10 +282,6 @@ def replay_command(args: argparse.Namespace) -> None:
         else:
             out.flush()
     print(f"{written[0]:,} records written; {rec.report}", file=sys.stderr)
-
-
-def _topic_text(topic: Topic) -> str:
-    return ":".join(map(str, topic)) if isinstance(topic, tuple) else str(topic)
 
 
 # -- report ------------------------------------------------------------------------------------------------
@@ -320,26 +317,25 @@ def _recording_parts(path: Path) -> tuple[list[Any], Any]:
     ]
     if records:
         times = pd.to_datetime([r.received for r in records], unit="s", utc=True)
-        counts = pd.DataFrame({"topic": [_topic_text(r.origin) for r in records], "time": times})
+        counts = pd.DataFrame({"topic": [topic_text(r.origin) for r in records], "time": times})
         per_minute = counts.groupby([pd.Grouper(key="time", freq="1min"), "topic"]).size().rename("records")
         parts += ["## Records per minute", per_minute.reset_index()]
-        for topic in topics:
-            rows = [_flat(r) | {"received": r.received} for r in records if r.origin == topic]
+        by_topic: dict[Topic, list[dict[str, Any]]] = {topic: [] for topic in topics}
+        for r in records:
+            by_topic[r.origin].append(_flat(r) | {"received": r.received})
+        for topic, rows in by_topic.items():
             frame = pd.DataFrame(rows)
             key = next((k for k in KEY_FIELDS if k in frame.columns), None)
             latest = frame.drop_duplicates(subset=key, keep="last") if key else frame.tail(50)
             latest = latest.assign(received=pd.to_datetime(latest["received"], unit="s", utc=True))
-            parts += [f"## {_topic_text(topic)}", f"Latest row per {key}." if key else "Last rows.", latest]
+            parts += [f"## {topic_text(topic)}", f"Latest row per {key}." if key else "Last rows.", latest]
     return parts, rec
 
 
 def _archive_parts(path: Path, sql: list[str] | None) -> list[Any]:
     from .sinks import archive
 
-    root = path
-    found = archive.tables(root)
-    if not found:
-        raise ValueError(f"no datasets under {path}: write one with sk.archive.write(source, '{path}/<name>')")
+    found = archive.datasets(path)
     parts: list[Any] = [f"Archive at `{path}`: {len(found)} dataset(s)."]
     for name in found:
         summary = archive.query(

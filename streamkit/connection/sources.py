@@ -133,10 +133,7 @@ class SmcClient(_WebSocketClient):
 
         Records are status objects; ``record.origin`` is ``("context", name)`` or ``("element", href)``.
         """
-        if (context is None) == (element is None):
-            raise ValueError("give exactly one of context= (e.g. 'fw_single') or element= (an element href)")
-        topic: Topic = smc_protocol.context(context) if context is not None else smc_protocol.element(str(element))
-        return self._observable(topic)
+        return self._observable(smc_protocol.subscription_topic(context=context, element=element))
 
     async def _request(self, request: HttpRequest) -> HttpResponse:
         if self._http is None:

@@ -23,11 +23,18 @@ __all__ = [
     "Unknown",
     "UnsubscribeRequest",
     "Unsubscribed",
+    "topic_text",
 ]
 
 #: What a subscription is keyed by: a Mist channel, an SMC ``("context", name)`` / ``("element", href)``
 #: pair, or a generic feed's routing key.
 Topic: TypeAlias = Hashable
+
+
+def topic_text(topic: Topic) -> str:
+    """A topic as people write it: a channel as it is, SMC's ``("context", "fw_single")`` as ``context:fw_single``."""
+    return ":".join(map(str, topic)) if isinstance(topic, tuple) else str(topic)
+
 
 #: Raw frames are kept in events up to this many characters so that a huge bad frame cannot pin memory.
 RAW_LIMIT = 64 * 1024

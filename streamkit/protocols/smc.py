@@ -56,6 +56,7 @@ __all__ = [
     "parse_request",
     "status_frame",
     "subscribed_frame",
+    "subscription_topic",
     "unsubscribed_frame",
 ]
 
@@ -71,6 +72,13 @@ def context(name: str) -> tuple[str, str]:
 def element(href: str) -> tuple[str, str]:
     """The topic of one element's status, by its href."""
     return ("element", href)
+
+
+def subscription_topic(*, context: str | None = None, element: str | None = None) -> tuple[str, str]:
+    """The topic of ``context=`` or ``element=`` (exactly one), as the clients' ``subscribe`` takes them."""
+    if (context is None) == (element is None):
+        raise ValueError("give exactly one of context= (e.g. 'fw_single') or element= (an element href)")
+    return ("context", context) if context is not None else ("element", str(element))
 
 
 def _check_topic(topic: Topic) -> tuple[str, str]:

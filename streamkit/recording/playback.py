@@ -28,8 +28,7 @@ from ..connection.transport import TransportEnded
 from ..protocols import JsonWsProtocol, MistProtocol, SmcProtocol
 from ..protocols.base import Adapter, Data, Topic
 from ..protocols.jsonws import ALL
-from ..protocols.smc import context as smc_context
-from ..protocols.smc import element as smc_element
+from ..protocols.smc import subscription_topic
 from .recorder import Entry, decode_line
 
 __all__ = ["RecordingReader", "ReplayClient", "ReplayReport", "read_header", "read_recording", "replay"]
@@ -223,10 +222,8 @@ class ReplayClient(Client):
     ) -> Observable[Record]:
         """The recorded records of one subscription, named as on the live client: a Mist channel, a feed's topic,
         or SMC's ``context=`` / ``element=``."""
-        if context is not None:
-            topic = smc_context(context)
-        elif element is not None:
-            topic = smc_element(element)
+        if context is not None or element is not None:
+            topic = subscription_topic(context=context, element=element)
         return self._observable(topic)
 
     async def _open(self) -> _NoWire:
@@ -245,6 +242,7 @@ class ReplayClient(Client):
         clock = self.clock
         speed = self.speed
         origin: tuple[float, float] | None = None  # (recorded time, monotonic time) of the first frame
+        clock_at = clock.to_seconds(clock.now) if clock is not None else 0.0
         loop = asyncio.get_running_loop()
         reader = RecordingReader(self.path, self.report)
         ahead = loop.run_in_executor(None, reader.batch)
@@ -265,8 +263,9 @@ class ReplayClient(Client):
                         await asyncio.sleep(0)  # let the loop breathe (a notebook kernel stays responsive)
                     if not self._observers:
                         return
-                    if clock is not None and at > clock.to_seconds(clock.now):
+                    if clock is not None and at > clock_at:
                         clock.advance_to(at)  # windows that end before this frame close first, as they did live
+                        clock_at = at
                     # Routed by the recorded subscription: numbered subscriptions (SMC) belong to the recorded
                     # connection, not to this replay.
                     event = parse(frame) if topic is None else parse_for(frame, topic)

@@ -61,14 +61,20 @@ def _from_json(value: Any) -> Topic:
     return topic
 
 
-def encode_line(at: float, direction: str, frame: str | bytes, topic: Topic | None) -> bytes:
-    """One frame line of a recording."""
+def encode_line(
+    at: float, direction: str, frame: str | bytes, topic: Topic | None, topics: dict[Topic, bytes]
+) -> bytes:
+    """One frame line of a recording (``topics`` caches encoded topics)."""
     data = frame.encode() if isinstance(frame, str) else frame
     encoding = b"-"
     if b"\n" in data or b"\r" in data:
         data = dumps(data.decode("utf-8", "replace")).encode()
         encoding = b"j"
-    where = b"" if topic is None else dumps(_as_json(topic)).encode()
+    where = b""
+    if topic is not None:
+        where = topics.get(topic, b"")
+        if not where:
+            where = topics[topic] = dumps(_as_json(topic)).encode()
     return b"%.6f\t%s\t%s\t%s\t%s\n" % (at, direction.encode(), encoding, where, data)
 
 
@@ -116,6 +122,7 @@ class Recorder:
         self._opened = 0.0
         self._flushed = 0.0
         self._written = 0
+        self._topics: dict[Topic, bytes] = {}
         self._open()
         client.tap = self.write
 
@@ -140,7 +147,7 @@ class Recorder:
 
     def write(self, at: float, direction: str, frame: str | bytes, topic: Topic | None) -> None:
         """One frame (the client's tap calls this)."""
-        line = encode_line(at, direction, frame, topic)
+        line = encode_line(at, direction, frame, topic, self._topics)
         with self._lock:
             if self._file is None:
                 return

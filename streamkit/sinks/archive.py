@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from .view import LiveView
 
-__all__ = ["ArchiveWriter", "query", "read", "tables", "write"]
+__all__ = ["ArchiveWriter", "datasets", "epoch_seconds", "query", "read", "write"]
 
 log = logging.getLogger("streamkit.archive")
 
@@ -52,7 +52,22 @@ def _needs(module: str) -> Any:
 
 
 class ArchiveWriter:
-    """Writes the records of ``source`` to a Parquet dataset at ``path`` in batches (see :func:`write`)."""
+    """Archive the records of an Observable (or what a LiveFrame receives) to a Parquet dataset at ``path``.
+
+    Args:
+        partition_by: a field to partition by after the date (e.g. ``"site_id"``).
+        time_field: the field whose time picks the date partition (default: when the record arrived).
+        batch_rows / flush_seconds: a batch is written when it has this many rows or is this old; a crash loses
+            at most the batch not yet written.
+
+    Nested values (dicts, lists) are stored as JSON text: flatten first (``sk.ops.flatten()``) for columns.
+    Example::
+
+        writer = sk.archive.write(devices.pipe(sk.ops.flatten()), "archive/devices", partition_by="site_id")
+        ...
+        writer.close()
+        sk.archive.query("select name, avg(cpu_util) from devices group by name", root="archive")
+    """
 
     def __init__(
         self,
@@ -79,8 +94,9 @@ class ArchiveWriter:
         self.files: list[Path] = []
         self.error: Exception | None = None
         self.closed = False
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[tuple[Any, float]] = []  # (record, arrival): shaped into rows by the writer thread
         self._lock = threading.Lock()
+        self._writing = threading.Lock()  # one batch at a time, in order, whoever flushes
         self._wake = threading.Event()
         self._sequence = 0
         self._thread = threading.Thread(target=self._run, name=f"streamkit archive {self.path}", daemon=True)
@@ -116,9 +132,8 @@ class ArchiveWriter:
     # -- receiving ------------------------------------------------------------------------------------------
 
     def _on_next(self, record: Any) -> None:
-        row = self._row(record)
         with self._lock:
-            self._pending.append(row)
+            self._pending.append((record, time.time()))
             full = len(self._pending) >= self.batch_rows
         if full:
             self._wake.set()
@@ -127,7 +142,8 @@ class ArchiveWriter:
         log.warning("archive %s: the source failed (%s); what it sent is kept", self.path, error)
         self.close()
 
-    def _row(self, record: Any) -> dict[str, Any]:
+    @staticmethod
+    def _row(record: Any, arrival: float) -> dict[str, Any]:
         if not isinstance(record, Mapping):
             record = {"value": record}
         row = {k: dumps(v) if isinstance(v, (dict, list, tuple)) else v for k, v in record.items()}
@@ -135,7 +151,7 @@ class ArchiveWriter:
             row.setdefault("origin", record.origin if isinstance(record.origin, str) else dumps(record.origin))
             row.setdefault("received", record.received)
         else:
-            row.setdefault("received", time.time())
+            row.setdefault("received", arrival)
         return row
 
     # -- writing --------------------------------------------------------------------------------------------
@@ -148,25 +164,27 @@ class ArchiveWriter:
         self._write_pending()
 
     def _write_pending(self) -> None:
-        with self._lock:
-            rows, self._pending = self._pending, []
-        if not rows:
-            return
-        try:
-            for partition, group in self._partitions(rows).items():
-                self._write_file(partition, group)
-        except OSError as exc:
-            self.error = exc
-            log.warning("archive %s: writing %d rows failed (%s); they are kept and retried", self.path, len(rows), exc)
+        with self._writing:
             with self._lock:
-                self._pending[:0] = rows
-            return
-        self.rows += len(rows)
+                pending, self._pending = self._pending, []
+            if not pending:
+                return
+            rows = [self._row(record, arrival) for record, arrival in pending]
+            try:
+                for partition, group in self._partitions(rows).items():
+                    self._write_file(partition, group)
+            except OSError as exc:
+                self.error = exc
+                log.warning("archive %s: writing %d rows failed (%s); kept, retried", self.path, len(rows), exc)
+                with self._lock:
+                    self._pending[:0] = pending
+                return
+            self.rows += len(rows)
 
     def _partitions(self, rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in rows:
-            at = _epoch(row.get(self.time_field) if self.time_field else row["received"])
+            at = epoch_seconds(row.get(self.time_field) if self.time_field else row["received"])
             parts = [f"date={datetime.fromtimestamp(at, timezone.utc).date().isoformat()}"]
             if self.partition_by is not None:
                 parts.append(f"{self.partition_by}={quote(str(row.get(self.partition_by)), safe='')}")
@@ -195,7 +213,7 @@ class ArchiveWriter:
         for name in names:
             values = [row.get(name) for row in rows]
             if name == "received":
-                micros = pa.array([int(_epoch(v) * 1_000_000) for v in values], pa.int64())
+                micros = pa.array([int(epoch_seconds(v) * 1_000_000) for v in values], pa.int64())
                 columns[name] = micros.cast(pa.timestamp("us", tz="UTC"))
                 continue
             try:
@@ -205,8 +223,8 @@ class ArchiveWriter:
         return pa.table(columns)
 
 
-def _epoch(value: Any) -> float:
-    """Seconds since the epoch from seconds, milliseconds, an ISO string or a datetime."""
+def epoch_seconds(value: Any) -> float:
+    """Seconds since the epoch from seconds, milliseconds, an ISO string or a datetime (else now)."""
     if isinstance(value, datetime):
         return value.timestamp()
     if isinstance(value, str):
@@ -222,49 +240,22 @@ def _close_all() -> None:
         writer.close()
 
 
-def write(
-    source: Observable[Any] | LiveView,
-    path: str | Path,
-    *,
-    partition_by: str | None = None,
-    time_field: str | None = None,
-    batch_rows: int = 10_000,
-    flush_seconds: float = 5.0,
-) -> ArchiveWriter:
-    """Archive the records of an Observable (or what a LiveFrame receives) to a Parquet dataset at ``path``.
-
-    Args:
-        partition_by: a field to partition by after the date (e.g. ``"site_id"``).
-        time_field: the field whose time picks the date partition (default: when the record arrived).
-        batch_rows / flush_seconds: a batch is written when it has this many rows or is this old; a crash loses
-            at most the batch not yet written.
-
-    Nested values (dicts, lists) are stored as JSON text: flatten first (``sk.ops.flatten()``) for columns.
-    Example::
-
-        writer = sk.archive.write(devices.pipe(sk.ops.flatten()), "archive/devices", partition_by="site_id")
-        ...
-        writer.close()
-        sk.archive.query("select name, avg(cpu_util) from devices group by name", root="archive")
-    """
-    return ArchiveWriter(
-        source,
-        path,
-        partition_by=partition_by,
-        time_field=time_field,
-        batch_rows=batch_rows,
-        flush_seconds=flush_seconds,
-    )
+#: ``sk.archive.write(source, path, ...)`` starts an :class:`ArchiveWriter`.
+write = ArchiveWriter
 
 
-def tables(root: str | Path = "archive") -> dict[str, Path]:
-    """The datasets under ``root`` by name (their folder's name); ``root`` itself when it is one."""
+def datasets(root: str | Path = "archive") -> dict[str, Path]:
+    """The datasets under ``root`` by name (their folder's name); ``root`` itself when it is one.
+
+    FileNotFoundError when there is none."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no archive at {root}: write one with sk.archive.write(source, '{root}/<name>')")
     found = {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and next(p.rglob("*.parquet"), None)}
     if not found and next(root.glob("date=*"), None):
         found = {root.name: root}
+    if not found:
+        raise FileNotFoundError(f"no datasets under {root}: write one with sk.archive.write(source, '{root}/<name>')")
     return found
 
 
@@ -280,7 +271,7 @@ def query(
     Example: ``sk.archive.query("select name, max(cpu_util) from devices group by name", root="archive")``.
     """
     duckdb = _needs("duckdb")
-    named = dict(tables) if tables is not None else _discover(root)
+    named = dict(tables) if tables is not None else datasets(root)
     connection = duckdb.connect()
     try:
         connection.execute("set TimeZone = 'UTC'")  # times come back in UTC wherever the laptop is
@@ -299,13 +290,6 @@ def query(
         return frame
     finally:
         connection.close()
-
-
-def _discover(root: str | Path) -> dict[str, Path]:
-    found = tables(root)
-    if not found:
-        raise FileNotFoundError(f"no datasets under {root}: write one with sk.archive.write(source, '{root}/<name>')")
-    return found
 
 
 def read(path: str | Path, *, where: str | None = None) -> pd.DataFrame:

@@ -9,7 +9,7 @@ LivePlots and plotly figures as interactive charts (plotly.js is embedded once, 
 from __future__ import annotations
 
 import html
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +18,9 @@ from typing import Any
 from .._version import __version__
 from ..connection.client import Client
 from ..ops._base import describe
+from ..protocols.base import topic_text
 from ..recording.recorder import safe_url
+from .archive import epoch_seconds
 from .frame import LiveFrame
 from .plot import LivePlot
 from .view import LiveView
@@ -66,7 +68,7 @@ class Provenance:
                 self.sources.append(f"{header.get('kind')} {header.get('url')} (recorded {header.get('started')})")
             else:
                 self.sources.append(f"{source.name} {safe_url(source.url)}")
-            self.subscriptions.update(_topic(t) for t in (*source.topics, *source.stats.per_topic))
+            self.subscriptions.update(topic_text(t) for t in (*source.topics, *source.stats.per_topic))
         elif isinstance(source, (str, Path)):
             self.sources.append(str(source))
         else:
@@ -83,10 +85,6 @@ class Provenance:
             ("Windows", "; ".join(self.windows) or "none"),
             ("Generated", f"{self.generated.isoformat(timespec='seconds')} by streamkit {__version__}"),
         ]
-
-
-def _topic(topic: Hashable) -> str:
-    return ":".join(map(str, topic)) if isinstance(topic, tuple) else str(topic)
 
 
 def _utc(t: float) -> str:
@@ -116,9 +114,7 @@ def _frame_times(df: Any) -> tuple[float | None, float | None]:
             low, high = values.min(), values.max()
             return low.timestamp(), high.timestamp()
         if pd.api.types.is_numeric_dtype(column):
-            low, high = float(column.min()), float(column.max())
-            scale = 1000.0 if high > 1e11 else 1.0
-            return low / scale, high / scale
+            return epoch_seconds(float(column.min())), epoch_seconds(float(column.max()))
     return None, None
 
 
@@ -197,7 +193,7 @@ def _add(page: _Page, provenance: Provenance, part: Any) -> None:
 
     if isinstance(part, LiveView):
         origins, first, last = part.seen()
-        provenance.subscriptions.update(_topic(t) for t in origins)
+        provenance.subscriptions.update(topic_text(t) for t in origins)
         provenance.add_time(first, last)
     if isinstance(part, str):
         page.markdown(part)
