@@ -1,4 +1,4 @@
-"""streamkit: explore live network telemetry (Juniper Mist, Forcepoint SMC, any JSON WebSocket) in Jupyter.
+"""streamkit: explore live network telemetry (Juniper Mist, Forcepoint SMC, any JSON WebSocket feed) in Jupyter.
 
 Importing streamkit is cheap: submodules and their dependencies load on first use of a name.
 """
@@ -20,9 +20,10 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from . import connection, notebook, ops, protocols, recording, runtime, sim, sinks
+    from . import connection, core, notebook, ops, protocols, recording, runtime, sim, sinks
     from ._collect import acollect, collect
-    from .connection import JsonClient, MistClient, Reconnect, Record, SmcClient, mist, smc, websocket
+    from .connection import FeedClient, MistClient, Reconnect, SmcClient, feed, mist, smc
+    from .core import ConnectionState, Message, Problem, ProblemKind, Stream, ViewState, Window
     from .notebook import health
     from .recording import record, replay
     from .runtime import scheduler
@@ -33,11 +34,17 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "mist": "streamkit.connection",
     "smc": "streamkit.connection",
-    "websocket": "streamkit.connection",
+    "feed": "streamkit.connection",
     "MistClient": "streamkit.connection",
     "SmcClient": "streamkit.connection",
-    "JsonClient": "streamkit.connection",
-    "Record": "streamkit.connection",
+    "FeedClient": "streamkit.connection",
+    "Message": "streamkit.core",
+    "Stream": "streamkit.core",
+    "Window": "streamkit.core",
+    "Problem": "streamkit.core",
+    "ProblemKind": "streamkit.core",
+    "ConnectionState": "streamkit.core",
+    "ViewState": "streamkit.core",
     "Reconnect": "streamkit.connection",
     "collect": "streamkit._collect",
     "acollect": "streamkit._collect",
@@ -53,7 +60,7 @@ _LAZY: dict[str, str] = {
     "MistSimulator": "streamkit.sim",
     "SmcSimulator": "streamkit.sim",
 }
-_SUBMODULES = ("connection", "notebook", "ops", "protocols", "recording", "runtime", "sim", "sinks")
+_SUBMODULES = ("connection", "core", "notebook", "ops", "protocols", "recording", "runtime", "sim", "sinks")
 _EAGER = (
     "AuthenticationError",
     "CollectTimeout",
@@ -69,25 +76,33 @@ __all__ = [
     "AuthenticationError",
     "CollectTimeout",
     "ConnectionLost",
+    "ConnectionState",
     "Faults",
-    "JsonClient",
+    "FeedClient",
     "LiveFrame",
     "LivePlot",
+    "Message",
     "MistClient",
     "MistSimulator",
+    "Problem",
+    "ProblemKind",
     "ProtocolError",
     "RateLimited",
     "Reconnect",
-    "Record",
     "SmcClient",
     "SmcSimulator",
+    "Stream",
     "StreamkitError",
     "SubscriptionError",
+    "ViewState",
+    "Window",
     "__version__",
     "acollect",
     "archive",
     "collect",
     "connection",
+    "core",
+    "feed",
     "health",
     "mist",
     "notebook",
@@ -102,7 +117,6 @@ __all__ = [
     "sim",
     "sinks",
     "smc",
-    "websocket",
 ]
 
 

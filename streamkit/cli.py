@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 def _add_source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("topics", nargs="*", metavar="TOPIC", help="what to subscribe to (see below)")
     where = p.add_argument_group("source")
-    where.add_argument("--source", choices=("mist", "smc", "ws"), help="default: smc for context:/element: topics")
+    where.add_argument("--source", choices=("mist", "smc", "feed"), help="default: smc for context:/element: topics")
     where.add_argument("--url", help="stream URL (Mist: default from --region or $MIST_REGION; SMC: $SMC_URL)")
     where.add_argument("--region", help="Mist cloud region, e.g. global01, emea01")
     where.add_argument("--insecure", action="store_true", help="SMC: do not verify the server's certificate")

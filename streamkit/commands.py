@@ -10,7 +10,7 @@ import argparse
 import sys
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -18,10 +18,10 @@ from typing import IO, Any
 from reactivex import Observable, merge
 
 from ._json import dumps
-from .connection.client import Client, Record
+from .connection.client import Client
+from .core import Message, Stream, Topic, topic_text
 from .ops.flatten import flatten_record
-from .protocols.base import Topic, topic_text
-from .protocols.jsonws import ALL
+from .protocols.feed import ALL
 from .protocols.smc import subscription_topic
 
 __all__ = ["record_command", "replay_command", "report_command", "tail_command", "topics_of"]
@@ -45,7 +45,7 @@ def _source_kind(args: argparse.Namespace, topics: list[Topic]) -> str:
     return "smc" if any(isinstance(t, tuple) for t in topics) else "mist"
 
 
-def open_source(args: argparse.Namespace, *, record: Path | None = None) -> tuple[Client, list[Observable[Record]]]:
+def open_source(args: argparse.Namespace, *, record: Path | None = None) -> tuple[Client, list[Stream[Message]]]:
     """The client the source options describe and one Observable per topic."""
     from .connection import sources
 
@@ -67,15 +67,15 @@ def open_source(args: argparse.Namespace, *, record: Path | None = None) -> tupl
             observables.append(smc.subscribe(**{t[0]: t[1]}))
         return smc, observables
     if args.url is None:
-        raise ValueError("a generic JSON WebSocket needs --url")
-    feed = sources.websocket(args.url, record=record)
+        raise ValueError("a JSON feed (--source feed) needs --url")
+    feed = sources.feed(args.url, record=record)
     return feed, [feed.subscribe(t) for t in (topics or [ALL])]
 
 
 class _Watch:
     """Observers on several streams: counts what arrives and knows when they have all ended (or one failed)."""
 
-    def __init__(self, observables: list[Observable[Any]], on_next: Callable[[Any], None]) -> None:
+    def __init__(self, observables: Sequence[Observable[Any]], on_next: Callable[[Any], None]) -> None:
         self._done = threading.Event()
         self._left = len(observables)
         self._errors: list[BaseException] = []
@@ -183,6 +183,7 @@ def record_command(args: argparse.Namespace) -> None:
     path = Path(args.output)
     client, observables = open_source(args, record=path)
     recorder = client.recorder
+    assert recorder is not None  # open_source(record=) started it
     if args.max_bytes or args.max_seconds:
         recorder.max_bytes, recorder.max_seconds = args.max_bytes, args.max_seconds
     received = [0]
@@ -274,14 +275,14 @@ def replay_command(args: argparse.Namespace) -> None:
     try:
         with progress:
             task = progress.add_task("replay", total=total)
-            watch.wait(None, lambda: False, lambda: progress.update(task, completed=rec.report.frames))
+            watch.wait(None, lambda: False, lambda: progress.update(task, completed=rec.summary.frames))
     finally:
         rec.close()
         if out is not sys.stdout:
             out.close()
         else:
             out.flush()
-    print(f"{written[0]:,} records written; {rec.report}", file=sys.stderr)
+    print(f"{written[0]:,} records written; {rec.summary}", file=sys.stderr)
 
 
 # -- report ------------------------------------------------------------------------------------------------
@@ -313,7 +314,7 @@ def _recording_parts(path: Path) -> tuple[list[Any], Any]:
     records = collect(merge(*observables), timeout=3600) if observables else []
     parts: list[Any] = [
         f"Recorded stream from `{path.name}`: {len(records):,} records in {len(topics)} subscription(s).\n\n"
-        f"Replay: {rec.report}."
+        f"Replay: {rec.summary}."
     ]
     if records:
         times = pd.to_datetime([r.received for r in records], unit="s", utc=True)

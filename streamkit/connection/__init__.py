@@ -1,33 +1,49 @@
 """The only place that opens network connections: transports, auth flows, the retry policy and the clients."""
 
-from .client import Client, Record, Stats
-from .events import Closed, Connected, Connecting, Disconnected, Gap, Problem, Reconnecting
+from .client import Client, Stats, Tap
+from .events import Closed, Connected, Connecting, Disconnected, Gap, Reconnecting
+from .memory import MemoryConnection, MemoryServer
 from .policy import Decision, Reconnect, backoff, classify
-from .sources import JsonClient, MistClient, SmcClient, mist, smc, websocket
-from .transport import Transport, TransportClosed, WebSocketTransport
+from .sources import FeedClient, MistClient, SmcClient, feed, mist, smc
+from .transport import (
+    CONNECTORS,
+    Connector,
+    Incoming,
+    Transport,
+    TransportClosed,
+    TransportEnded,
+    TransportOptions,
+    WebSocketTransport,
+)
 
 __all__ = [
+    "CONNECTORS",
     "Client",
     "Closed",
     "Connected",
     "Connecting",
+    "Connector",
     "Decision",
     "Disconnected",
+    "FeedClient",
     "Gap",
-    "JsonClient",
+    "Incoming",
+    "MemoryConnection",
+    "MemoryServer",
     "MistClient",
-    "Problem",
     "Reconnect",
     "Reconnecting",
-    "Record",
     "SmcClient",
     "Stats",
+    "Tap",
     "Transport",
     "TransportClosed",
+    "TransportEnded",
+    "TransportOptions",
     "WebSocketTransport",
     "backoff",
     "classify",
+    "feed",
     "mist",
     "smc",
-    "websocket",
 ]

@@ -1,9 +1,12 @@
-"""The one I/O driver: pumps transport -> adapter -> observers, re-subscribes after reconnects.
+"""The one receive loop: pumps transport -> adapter -> observers, and re-subscribes after reconnects.
 
-Every subscription is a hot, shared Observable. The first observer of a topic sends the subscribe message (and
-opens the connection); further observers share it; when the last one disposes, the unsubscribe message goes
-out; when no topic is left, the socket closes. All of it runs on one asyncio loop (see :mod:`streamkit.runtime`):
-observers are called on that loop's thread, and calls from other threads are handed over to it.
+Every subscription is a hot, shared :class:`~streamkit.core.Stream`. The first observer of a topic sends the
+subscribe message (and opens the connection); further observers share it; when the last one disposes, the
+unsubscribe message goes out; when no topic is left, the connection closes. Live sockets, recordings and test
+fakes are all transports behind the same loop (:mod:`streamkit.connection.transport`).
+
+All of it runs on one asyncio loop (see :mod:`streamkit.runtime`): observers are called on that loop's thread,
+and calls from other threads are handed over to it.
 """
 
 from __future__ import annotations
@@ -13,70 +16,62 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-import reactivex
-from reactivex import Observable, Subject, abc
+from reactivex import Subject, abc
 from reactivex.disposable import Disposable
+from reactivex.scheduler import VirtualTimeScheduler
 
 from .. import runtime
+from ..core import ConnectionState, Message, Problem, ProblemKind, Problems, Stream, Topic
 from ..errors import ConnectionLost, StreamkitError, SubscriptionError
-from ..protocols.base import Adapter, Data, Malformed, Subscribed, SubscribeFailed, Topic, Unknown, Unsubscribed
-from .events import Closed, Connected, Connecting, Disconnected, Gap, Problem, Reconnecting
+from ..protocols.base import Adapter, Data, Malformed, Subscribed, SubscribeFailed, Unknown, Unsubscribed
+from .events import Closed, Connected, Connecting, Disconnected, Gap, Reconnecting
 from .policy import Decision, Reconnect, certificate_error
-from .transport import Transport, TransportClosed, TransportEnded
+from .transport import Connector, Transport, TransportClosed, TransportEnded, TransportOptions
 
-__all__ = ["Client", "Record", "Stats"]
+if TYPE_CHECKING:
+    from ..recording import Recorder
+
+__all__ = ["Client", "Stats", "Tap"]
 
 log = logging.getLogger("streamkit")
 C = TypeVar("C", bound="Client")
-Observer = abc.ObserverBase[Any]
+Link: TypeAlias = abc.ObserverBase[Message]
 
-
-class Record(dict[str, Any]):
-    """One decoded message: a plain ``dict`` of the payload to anything that reads it, which also knows
-    where it came from (``origin``: the channel, context or element) and when it arrived (``received``,
-    epoch seconds). Keeping these as attributes means they can never collide with payload fields.
-
-    A payload that is not a JSON object arrives as ``{"value": payload}``.
-    """
-
-    __slots__ = ("origin", "received")
-
-    def __init__(self, payload: Any, origin: Topic, received: float) -> None:
-        super().__init__(payload if isinstance(payload, dict) else {"value": payload})
-        self.origin = origin
-        self.received = received
-
-    def __repr__(self) -> str:
-        return f"Record({dict.__repr__(self)}, origin={self.origin!r})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Record, (dict(self), self.origin, self.received))
+#: Called with ``(time, "in" | "out", frame, topic)`` for every frame on the wire (see :meth:`Client.tap`).
+Tap: TypeAlias = Callable[[float, str, str | bytes, Topic | None], None]
 
 
 class Stats:
-    """Counters of one client: messages, bytes, problems, reconnects, and per-subscription counts and rates.
+    """Counters of one client: messages, bytes, reconnects, problems by kind, and per-subscription counts and
+    rates. Rates are messages per second over the last ``window`` seconds, sampled once a second on the loop."""
 
-    Rates are messages per second over the last ``window`` seconds, sampled once a second on the loop.
-    """
-
-    def __init__(self, window: float = 10.0) -> None:
+    def __init__(self, problems: Problems, window: float = 10.0) -> None:
         self.bytes = 0
-        self.errors = 0
-        self.unknown = 0
         self.reconnects = 0
         self.per_topic: dict[Topic, int] = {}
         self.last_gap: Gap | None = None
+        self._problems = problems
         self._window = window
         self._samples: deque[tuple[float, int, dict[Topic, int]]] = deque()
 
     @property
     def messages(self) -> int:
-        """Records delivered, all subscriptions together."""
+        """Messages delivered, all subscriptions together."""
         return sum(self.per_topic.values())
+
+    @property
+    def malformed(self) -> int:
+        """Frames that broke the protocol (each one is also in ``client.problems``)."""
+        return self._problems.counts[ProblemKind.MALFORMED]
+
+    @property
+    def unknown(self) -> int:
+        """Well-formed messages the protocol gives no meaning (each one is also in ``client.problems``)."""
+        return self._problems.counts[ProblemKind.UNKNOWN]
 
     def sample(self, now: float) -> None:
         self._samples.append((now, self.messages, dict(self.per_topic)))
@@ -100,8 +95,7 @@ class Stats:
             "messages": self.messages,
             "bytes": self.bytes,
             "rate": round(self.rate(), 1),
-            "errors": self.errors,
-            "unknown": self.unknown,
+            "problems": {kind.value: n for kind, n in self._problems.counts.items()},
             "reconnects": self.reconnects,
             "last_gap_s": round(self.last_gap.duration, 3) if self.last_gap else None,
             "topics": {
@@ -111,35 +105,58 @@ class Stats:
 
     def __repr__(self) -> str:
         return (
-            f"<Stats messages={self.messages} rate={self.rate():.1f}/s errors={self.errors} "
+            f"<Stats messages={self.messages} rate={self.rate():.1f}/s malformed={self.malformed} "
             f"reconnects={self.reconnects} topics={len(self.per_topic)}>"
         )
 
 
 class Client:
-    """Drives one protocol adapter over one connection at a time; subclasses say how to open it.
+    """Drives one protocol adapter over one connection at a time.
 
     Args:
         adapter: the protocol (sans-I/O) this client speaks.
-        url: where it connects, for messages and events (never carries credentials).
+        url: where it connects (never carries credentials: they travel in ``headers``).
+        connector: opens a transport (:mod:`streamkit.connection.transport`): a WebSocket, a recording, a fake.
+        headers: the connection's headers (credentials: never shown).
+        options: what the client asks of each connection (TLS, keepalive, frame size ...).
         reconnect: the retry policy (:class:`~streamkit.connection.policy.Reconnect`).
-        name: the kind of source, for messages ("Mist", "SMC" ...).
+        clock: a virtual clock the receive loop advances to each frame's time before delivering it, which
+            time operators on this client's streams then use (a replay's recorded clock); None: live time.
+        name: the kind of source, for messages ("Mist", "SMC", "Feed" ...).
     """
 
-    def __init__(self, adapter: Adapter, *, url: str, reconnect: Reconnect | None = None, name: str = "server"):
+    def __init__(
+        self,
+        adapter: Adapter,
+        *,
+        url: str,
+        connector: Connector,
+        headers: Mapping[str, str] | None = None,
+        options: TransportOptions | None = None,
+        reconnect: Reconnect | None = None,
+        clock: VirtualTimeScheduler | None = None,
+        name: str = "server",
+    ):
         self.url = url
         self.name = name
+        self.clock = clock
         self._adapter = adapter
+        self._connector = connector
+        self._headers = dict(headers or {})  # credentials: never shown
+        self._options = options or TransportOptions()
         self._reconnect = reconnect or Reconnect()
         self._loop = runtime.get_loop()
-        self._observers: dict[Topic, tuple[Observer, ...]] = {}
-        self._observables: dict[Topic, Observable[Record]] = {}
+        self._links: dict[Topic, Link] = {}  # one per subscribed topic: its Stream's connection
+        self._streams: dict[Topic, Stream[Message]] = {}
         self._events: Subject[Any] = Subject()
-        self._errors: Subject[Problem] = Subject()
-        #: The last 100 problems (malformed frames, unknown messages, failing observers), raw frames included.
-        self.problems: deque[Problem] = deque(maxlen=100)
-        self.stats = Stats()
-        self.state = "idle"
+        #: Problems that do not end a stream (see :class:`~streamkit.core.ProblemKind`): an Observable of each new
+        #: one, and the last 100 (raw frames and tracebacks included).
+        self.problems = Problems()
+        self.stats = Stats(self.problems)
+        self.state = ConnectionState.IDLE
+        self._taps: tuple[Tap, ...] = ()
+        #: The recorder of the ``record=`` option (it stops when the client closes).
+        self.recorder: Recorder | None = None
         self._transport: Transport | None = None
         self._task: asyncio.Task[None] | None = None
         self._sampler: asyncio.TimerHandle | None = None
@@ -147,31 +164,32 @@ class Client:
         self._fatal: Exception | None = None
         self._closed = False
         self._idle_close: Transport | None = None  # a connection we closed because nothing was subscribed
-        #: The recorder of the ``record=`` option, closed with the client.
-        self.recorder: Any = None
-        #: Called with (time, "in" | "out", frame, topic) for every frame on the wire (see streamkit.recording).
-        self.tap: Callable[[float, str, str | bytes, Topic | None], None] | None = None
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.url} state={self.state} topics={len(self._observers)}>"
+        return f"<{type(self).__name__} {self.url} state={self.state} topics={len(self._links)}>"
 
     # -- public ------------------------------------------------------------------------------------------
 
     @property
-    def events(self) -> Observable[Any]:
+    def events(self) -> Subject[Any]:
         """Connection lifecycle: Connecting, Connected, Subscribed, SubscribeFailed, Unsubscribed, Disconnected,
         Reconnecting, Gap, Closed (see :mod:`streamkit.connection.events`)."""
         return self._events
 
     @property
-    def errors(self) -> Observable[Problem]:
-        """Problems that do not end a stream: malformed frames, unknown messages, failing observers."""
-        return self._errors
-
-    @property
     def topics(self) -> tuple[Topic, ...]:
         """What is subscribed now."""
-        return tuple(self._observers)
+        return tuple(self._links)
+
+    def tap(self, tap: Tap) -> abc.DisposableBase:
+        """Call ``tap(time, "in" | "out", frame, topic)`` for every frame on the wire until the returned
+        disposable is disposed (what a recorder uses)."""
+        self._taps = (*self._taps, tap)
+
+        def remove() -> None:
+            self._taps = tuple(t for t in self._taps if t is not tap)
+
+        return Disposable(remove)
 
     def health(self, *, every: float = 1.0, **watch: Any) -> Any:
         """A small view of this client's health for a notebook cell (see :func:`streamkit.health`)."""
@@ -192,11 +210,10 @@ class Client:
         if self._closed:
             return
         self._closed = True
-        self.state = "closed"
-        observers, self._observers = self._observers, {}
-        for group in observers.values():
-            for observer in group:
-                self._safely(observer.on_completed)
+        self.state = ConnectionState.CLOSED
+        links, self._links = self._links, {}
+        for link in links.values():
+            link.on_completed()
         if self._wake is not None:
             self._wake.set()
         if self._transport is not None:  # the receive loop keeps draining until the server's close frame
@@ -209,11 +226,9 @@ class Client:
         if self._sampler is not None:
             self._sampler.cancel()
         await self._on_close()
-        if self.recorder is not None:
-            self.recorder.close()
         self._events.on_next(Closed())
         self._events.on_completed()
-        self._errors.on_completed()
+        self.problems.complete()
 
     def __enter__(self: C) -> C:
         return self
@@ -229,28 +244,33 @@ class Client:
     ) -> None:
         await self.aclose()
 
-    # -- what subclasses provide ---------------------------------------------------------------------------
+    # -- what subclasses may change ------------------------------------------------------------------------
 
     async def _open(self) -> Transport:
-        """Open a new connection (log in first where the protocol needs it)."""
-        raise NotImplementedError
+        """Open a new connection (subclasses log in first where the protocol needs it)."""
+        return await self._connector(self.url, self._headers, self._options)
 
     async def _on_close(self) -> None:
         """Release what :meth:`_open` acquired beyond the transport (an SMC session ...)."""
 
     # -- subscriptions (loop thread) -----------------------------------------------------------------------
 
-    def _observable(self, topic: Topic) -> Observable[Record]:
-        """The hot, shared Observable of one topic (the same object for every call with that topic)."""
-        observable = self._observables.get(topic)
-        if observable is None:
+    def _stream(self, topic: Topic) -> Stream[Message]:
+        """The hot, shared Stream of one topic (the same object for every call with that topic)."""
+        stream = self._streams.get(topic)
+        if stream is None:
 
-            def on_subscribe(observer: Observer, scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
-                self._on_loop(self._attach, topic, observer)
-                return Disposable(lambda: self._on_loop(self._detach, topic, observer))
+            def connect(link: Link) -> abc.DisposableBase:
+                self._on_loop(self._attach, topic, link)
+                return Disposable(lambda: self._on_loop(self._detach, topic, link))
 
-            observable = self._observables[topic] = reactivex.create(on_subscribe)
-        return observable
+            def observer_failed(error: BaseException, trace: str) -> None:
+                self._problem(
+                    ProblemKind.OBSERVER, f"an observer of {topic!r} raised {error!r}", topic=topic, trace=trace
+                )
+
+            stream = self._streams[topic] = Stream(connect, clock=self.clock, observer_failed=observer_failed)
+        return stream
 
     def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
         if runtime.in_loop_thread(self._loop):
@@ -258,16 +278,11 @@ class Client:
         elif not self._loop.is_closed():
             self._loop.call_soon_threadsafe(fn, *args)
 
-    def _attach(self, topic: Topic, observer: Observer) -> None:
+    def _attach(self, topic: Topic, link: Link) -> None:
         if self._closed or self._fatal is not None:
-            error = self._fatal or StreamkitError(f"this {self.name} client is closed; create a new one")
-            self._safely(observer.on_error, error)
+            link.on_error(self._fatal or StreamkitError(f"this {self.name} client is closed; create a new one"))
             return
-        group = self._observers.get(topic)
-        if group is not None:
-            self._observers[topic] = (*group, observer)
-            return
-        self._observers[topic] = (observer,)
+        self._links[topic] = link
         self.stats.per_topic.setdefault(topic, 0)
         self._adapter.subscribe(topic)
         if not self._adapter.acks:
@@ -277,17 +292,12 @@ class Client:
         else:
             self._flush_soon()
 
-    def _detach(self, topic: Topic, observer: Observer) -> None:
-        group = self._observers.get(topic)
-        if group is None or observer not in group:
+    def _detach(self, topic: Topic, link: Link) -> None:
+        if self._links.get(topic) is not link:
             return
-        rest = tuple(o for o in group if o is not observer)
-        if rest:
-            self._observers[topic] = rest
-            return
-        del self._observers[topic]
+        del self._links[topic]
         self._adapter.unsubscribe(topic)
-        self._flush_soon(then_close=not self._observers)
+        self._flush_soon(then_close=not self._links)
 
     def _flush_soon(self, *, then_close: bool = False) -> None:
         transport = self._transport
@@ -299,10 +309,10 @@ class Client:
     async def _flush(self, transport: Transport, *, then_close: bool = False) -> None:
         try:
             for frame in self._adapter.data_to_send():
-                if self.tap is not None:
-                    self.tap(time.time(), "out", frame, None)
+                for tap in self._taps:
+                    tap(time.time(), "out", frame, None)
                 await transport.send(frame)
-            if then_close and not self._observers:
+            if then_close and not self._links:
                 self._idle_close = transport
                 await transport.close()
         except (TransportClosed, OSError):
@@ -317,9 +327,9 @@ class Client:
         delays = self._reconnect.delays()
         attempt = 0
         gap_start: float | None = None
-        while self._observers and not self._closed:
+        while self._links and not self._closed:
             attempt += 1
-            self.state = "connecting"
+            self.state = ConnectionState.CONNECTING
             self._events.on_next(Connecting(self.url, attempt))
             try:
                 transport = await self._open()
@@ -333,7 +343,7 @@ class Client:
                     return
                 continue
             self._transport = transport
-            self.state = "connected"
+            self.state = ConnectionState.CONNECTED
             self._events.on_next(Connected(self.url))
             if gap_start is not None:
                 self.stats.reconnects += 1
@@ -353,7 +363,7 @@ class Client:
                 drop = Disconnected(closed.code, closed.reason)
                 if closed.code == 1009:  # our own limit: say so, the connection is reopened
                     self._problem(
-                        "oversized",
+                        ProblemKind.OVERSIZED,
                         "a frame larger than max_size arrived, so the connection was closed and is reopened; "
                         "pass max_size= (bytes) to the client to accept such frames",
                     )
@@ -361,7 +371,7 @@ class Client:
                 drop = Disconnected(1006, "", error=f"{type(exc).__name__}: {exc}")
             finally:
                 self._transport = None
-            if self._closed or not self._observers:
+            if self._closed or not self._links:
                 break
             if self._idle_close is transport:  # closed by us when idle, then subscribed again: not a drop
                 self._idle_close = None
@@ -374,17 +384,13 @@ class Client:
                 return
             attempt = 0
         if not self._closed:
-            self.state = "idle"
+            self.state = ConnectionState.IDLE
 
-    async def _retry(self, exc: BaseException, attempt: int, delays: Any, *, first: bool = False) -> bool:
+    async def _retry(self, exc: BaseException, attempt: int, delays: Iterator[float], *, first: bool = False) -> bool:
         """Wait before the next attempt, or fail every observer when ``exc`` is fatal. Returns whether to go on."""
         decision = Decision.RETRY if first else self._reconnect.classify(exc)
         if decision is Decision.FATAL:
-            self._fail(
-                exc
-                if isinstance(exc, Exception) and isinstance(exc, StreamkitError)
-                else ConnectionLost(self._describe(exc))
-            )
+            self._fail(exc if isinstance(exc, StreamkitError) else ConnectionLost(self._describe(exc)))
             return False
         limit = self._reconnect.max_attempts
         if limit is not None and attempt >= limit:
@@ -393,7 +399,7 @@ class Client:
         delay = next(delays)
         if decision is Decision.WAIT:
             delay = max(self._reconnect.rate_limit_wait, getattr(exc, "retry_after", 0.0))
-        self.state = "reconnecting"
+        self.state = ConnectionState.RECONNECTING
         self._events.on_next(Reconnecting(attempt, delay, self._describe(exc)))
         assert self._wake is not None
         self._wake.clear()
@@ -413,88 +419,82 @@ class Client:
 
     def _end(self) -> None:
         """A finite source is exhausted: every observer completes."""
-        self.state = "completed"
-        self._release_all(lambda observer: observer.on_completed())
+        self.state = ConnectionState.COMPLETED
+        self._release_all(lambda link: link.on_completed())
 
     def _fail(self, error: Exception) -> None:
         """A fatal error: every observer gets it at once, nothing retries."""
         self._fatal = error
-        self.state = "failed"
+        self.state = ConnectionState.FAILED
         log.info("%s client for %s stopped: %s", self.name, self.url, error)
-        self._release_all(lambda observer: observer.on_error(error))
+        self._release_all(lambda link: link.on_error(error))
 
-    def _release_all(self, notify: Callable[[Observer], None]) -> None:
-        observers, self._observers = self._observers, {}
-        for topic, group in observers.items():
+    def _release_all(self, notify: Callable[[Link], None]) -> None:
+        links, self._links = self._links, {}
+        for topic, link in links.items():
             self._adapter.unsubscribe(topic)
-            for observer in group:
-                self._safely(notify, observer)
+            notify(link)
         self._adapter.data_to_send()
 
     async def _receive(self, transport: Transport) -> None:
         recv = transport.recv
         parse = self._adapter.parse
+        parse_for = self._adapter.parse_for
         deliver = self._deliver
         stats = self.stats
+        clock = self.clock
+        clock_at = clock.to_seconds(clock.now) if clock is not None else 0.0
         while True:
-            frame = await recv()
-            at = time.time()
-            event = parse(frame)
-            stats.bytes += len(frame)
-            if self.tap is not None:
-                self.tap(at, "in", frame, event.topic if type(event) is Data else None)
-            if type(event) is Data:
-                deliver(event.topic, event.payload, at)
-            else:
-                self._control(event, transport)
+            for frame, at, routed in await recv():
+                if clock is not None and at > clock_at:
+                    clock.advance_to(at)  # what ends before this frame (windows) closes first, as it did live
+                    clock_at = at
+                # A recording routes by the subscription it recorded: numbered subscriptions (SMC) belong to the
+                # recorded connection, not to this one.
+                event = parse(frame) if routed is None else parse_for(frame, routed)
+                stats.bytes += len(frame)
+                for tap in self._taps:
+                    tap(at, "in", frame, event.topic if type(event) is Data else None)
+                if type(event) is Data:
+                    deliver(event.topic, event.payload, at)
+                else:
+                    self._control(event, transport)
 
     def _deliver(self, topic: Topic, payload: Any, at: float) -> None:
-        """One record to the observers of ``topic`` (none: it was in flight after an unsubscribe)."""
-        group = self._observers.get(topic)
-        if group is None:
+        """One message to the observers of ``topic`` (none: it was in flight after an unsubscribe)."""
+        link = self._links.get(topic)
+        if link is None:
             return
         self.stats.per_topic[topic] += 1
-        record = Record(payload, topic, at)
-        for observer in group:
-            try:
-                observer.on_next(record)
-            except Exception as exc:
-                self._problem("observer", f"an observer of {topic!r} raised {exc!r}", topic=topic)
+        link.on_next(Message(payload, topic, at))
 
     def _control(self, event: Any, transport: Transport) -> None:
         if isinstance(event, Malformed):
-            self.stats.errors += 1
-            self._problem("malformed", event.reason, raw=event.raw)
+            self._problem(ProblemKind.MALFORMED, event.reason, raw=event.raw)
         elif isinstance(event, Unknown):
-            self.stats.unknown += 1
-            self._problem("unknown", "a message the protocol does not define", raw=event.raw)
+            self._problem(ProblemKind.UNKNOWN, "a message the protocol does not define", raw=event.raw)
         elif isinstance(event, SubscribeFailed):
             self._events.on_next(event)
-            group = self._observers.pop(event.topic, ())
-            error = SubscriptionError(
-                f"{self.name} refused the subscription to {event.topic!r}: {event.detail}",
-                topic=event.topic,
-                detail=event.detail,
-            )
-            for observer in group:
-                self._safely(observer.on_error, error)
-            if not self._observers:
+            link = self._links.pop(event.topic, None)
+            if link is not None:
+                link.on_error(
+                    SubscriptionError(
+                        f"{self.name} refused the subscription to {event.topic!r}: {event.detail}",
+                        topic=event.topic,
+                        detail=event.detail,
+                    )
+                )
+            if not self._links:
                 self._loop.create_task(self._flush(transport, then_close=True))
         elif isinstance(event, (Subscribed, Unsubscribed)):
             self._events.on_next(event)
         if self._adapter.has_data_to_send:
             self._loop.create_task(self._flush(transport))
 
-    def _problem(self, kind: str, message: str, *, raw: str | bytes = "", topic: Topic | None = None) -> None:
-        problem = Problem(kind, message, raw, topic, time.time())
-        self.problems.append(problem)
-        self._errors.on_next(problem)
-
-    def _safely(self, call: Callable[..., None], *args: Any) -> None:
-        try:
-            call(*args)
-        except Exception as exc:
-            self._problem("observer", f"an observer raised {exc!r}")
+    def _problem(
+        self, kind: ProblemKind, message: str, *, raw: str | bytes = "", topic: Topic | None = None, trace: str = ""
+    ) -> None:
+        self.problems.add(Problem(kind, message, raw, topic, time.time(), trace))
 
     def _schedule_sample(self) -> None:
         if self._closed:

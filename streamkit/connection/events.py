@@ -1,12 +1,10 @@
-"""Connection lifecycle events (``client.events``) and non-fatal problems (``client.errors``)."""
+"""Connection lifecycle events (``client.events``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..protocols.base import Topic
-
-__all__ = ["Closed", "Connected", "Connecting", "Disconnected", "Gap", "Problem", "Reconnecting"]
+__all__ = ["Closed", "Connected", "Connecting", "Disconnected", "Gap", "Reconnecting"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +49,3 @@ class Gap:
 @dataclass(frozen=True, slots=True)
 class Closed:
     """The client was closed; nothing runs any more."""
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Something went wrong without ending a stream: a malformed frame, an unknown message, a failing observer.
-
-    ``raw`` keeps (the start of) the frame that caused it, so nothing is lost silently.
-    """
-
-    kind: str  # "malformed" | "unknown" | "observer"
-    message: str
-    raw: str | bytes = ""
-    topic: Topic | None = None
-    at: float = 0.0

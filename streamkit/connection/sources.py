@@ -1,4 +1,4 @@
-"""The clients users create: ``sk.mist(...)``, ``sk.smc(...)``, ``sk.websocket(...)``.
+"""The clients users create: ``sk.mist(...)``, ``sk.smc(...)``, ``sk.feed(...)``.
 
 >>> import streamkit as sk
 >>> mist = sk.mist(token="...", region="emea01")                      # doctest: +SKIP
@@ -15,79 +15,38 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import httpx
-from reactivex import Observable
 
+from ..core import Message, Stream, Topic
 from ..errors import AuthenticationError, ProtocolError
-from ..protocols import JsonWsProtocol, MistProtocol, SmcProtocol
+from ..protocols import FeedProtocol, MistProtocol, SmcProtocol
 from ..protocols import mist as mist_protocol
 from ..protocols import smc as smc_protocol
-from ..protocols.base import Topic
-from ..protocols.jsonws import ALL, MessageBuilder, Selector
+from ..protocols.feed import ALL, MessageBuilder, Selector
 from ..protocols.smc import HttpRequest, HttpResponse, SmcSession
-from .client import Client, Record
+from .client import Client
 from .policy import Reconnect
 from .redact import install_http
-from .transport import WebSocketTransport
+from .transport import Connector, Transport, TransportOptions, connector
 
-__all__ = ["JsonClient", "MistClient", "SmcClient", "mist", "smc", "websocket"]
+__all__ = ["FeedClient", "MistClient", "SmcClient", "feed", "mist", "smc"]
 
 SSLOption = ssl_module.SSLContext | None
 
 
-class _WebSocketClient(Client):
-    """A client whose connection is one WebSocket with fixed upgrade headers."""
-
-    def __init__(
-        self,
-        adapter: Any,
-        *,
-        url: str,
-        headers: Mapping[str, str],
-        name: str,
-        auth_hint: str,
-        ssl: SSLOption,
-        reconnect: Reconnect | None,
-        ping_interval: float | None,
-        ping_timeout: float | None,
-        max_size: int | None,
-        max_queue: int,
-        proxy: str | Literal[True] | None,
-    ) -> None:
-        super().__init__(adapter, url=url, reconnect=reconnect, name=name)
-        self._transport_options: dict[str, Any] = {
-            "ssl": ssl,
-            "ping_interval": ping_interval,
-            "ping_timeout": ping_timeout,
-            "max_size": max_size,
-            "max_queue": max_queue,
-            "proxy": proxy,
-            "auth_hint": auth_hint,
-        }
-        self._headers = dict(headers)  # credentials: never shown
-
-    async def _connect(self, url: str, headers: Mapping[str, str]) -> WebSocketTransport:
-        transport = WebSocketTransport(url, headers=headers, **self._transport_options)
-        await transport.connect()
-        return transport
-
-    async def _open(self) -> WebSocketTransport:
-        return await self._connect(self.url, self._headers)
-
-
-class MistClient(_WebSocketClient):
+class MistClient(Client):
     """A Juniper Mist stream connection; create it with :func:`mist`."""
 
-    def subscribe(self, channel: str) -> Observable[Record]:
+    def subscribe(self, channel: str) -> Stream[Message]:
         """The hot, shared Observable of one channel, e.g. ``/sites/{site_id}/stats/devices``.
 
         Records are the decoded ``data`` payloads; ``record.origin`` is the channel.
         """
         if not isinstance(channel, str) or not channel.startswith("/"):
             raise ValueError(f"a Mist channel is a path such as '/sites/<site_id>/stats/devices', not {channel!r}")
-        return self._observable(channel)
+        return self._stream(channel)
 
 
-class SmcClient(_WebSocketClient):
+class SmcClient(Client):
     """A Forcepoint SMC status-socket connection (REST login first); create it with :func:`smc`."""
 
     def __init__(
@@ -97,43 +56,29 @@ class SmcClient(_WebSocketClient):
         credentials: dict[str, str | None],
         api_version: str | None,
         domain: str | None,
-        ssl: SSLOption,
-        verify: bool,
-        reconnect: Reconnect | None,
-        ping_interval: float | None,
-        ping_timeout: float | None,
-        max_size: int | None,
-        max_queue: int,
+        verify: ssl_module.SSLContext | bool,
         timeout: float,
+        connector: Connector,
+        options: TransportOptions,
+        reconnect: Reconnect | None,
     ) -> None:
         super().__init__(
-            SmcProtocol(),
-            url=url.rstrip("/"),
-            headers={},
-            name="SMC",
-            auth_hint="the SMC session was refused; streamkit logs in again once, then gives up",
-            ssl=ssl,
-            reconnect=reconnect,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            max_size=max_size,
-            max_queue=max_queue,
-            proxy=True,
+            SmcProtocol(), url=url.rstrip("/"), connector=connector, options=options, reconnect=reconnect, name="SMC"
         )
         self._credentials = credentials  # api_key or login/password: never shown
         self._api_version = api_version
         self._domain = domain
-        self._verify: ssl_module.SSLContext | bool = ssl if ssl is not None else verify
+        self._verify = verify
         self._timeout = timeout
         self._http: httpx.AsyncClient | None = None
         self.session: SmcSession | None = None
 
-    def subscribe(self, *, context: str | None = None, element: str | None = None) -> Observable[Record]:
+    def subscribe(self, *, context: str | None = None, element: str | None = None) -> Stream[Message]:
         """The hot, shared Observable of a family (``context="fw_single"``) or one element (``element=href``).
 
         Records are status objects; ``record.origin`` is ``("context", name)`` or ``("element", href)``.
         """
-        return self._observable(smc_protocol.subscription_topic(context=context, element=element))
+        return self._stream(smc_protocol.subscription_topic(context=context, element=element))
 
     async def _request(self, request: HttpRequest) -> HttpResponse:
         if self._http is None:
@@ -166,17 +111,17 @@ class SmcClient(_WebSocketClient):
                 session: SmcSession = done.value
                 return session
 
-    async def _open(self) -> WebSocketTransport:
+    async def _open(self) -> Transport:
         fresh = self.session is None
         if self.session is None:
             self.session = await self._login()
         try:
-            return await self._connect(self.session.socket_url("status"), self.session.cookie_header)
+            return await self._connector(self.session.socket_url("status"), self.session.cookie_header, self._options)
         except AuthenticationError:
             if fresh:
                 raise
             self.session = await self._login()  # the session expired while we were away: log in again, once
-            return await self._connect(self.session.socket_url("status"), self.session.cookie_header)
+            return await self._connector(self.session.socket_url("status"), self.session.cookie_header, self._options)
 
     async def _on_close(self) -> None:
         if self.session is not None:
@@ -194,12 +139,12 @@ class SmcClient(_WebSocketClient):
             self._http = None
 
 
-class JsonClient(_WebSocketClient):
-    """Any JSON WebSocket feed; create it with :func:`websocket`."""
+class FeedClient(Client):
+    """Any JSON WebSocket feed; create it with :func:`feed`."""
 
-    def subscribe(self, topic: Topic = ALL) -> Observable[Record]:
+    def subscribe(self, topic: Topic = ALL) -> Stream[Message]:
         """The hot, shared Observable of one topic (``"*"``: everything no other subscription claims)."""
-        return self._observable(topic)
+        return self._stream(topic)
 
 
 # -- factories -------------------------------------------------------------------------------------------
@@ -209,9 +154,9 @@ C = TypeVar("C", bound=Client)
 
 
 def _recording(path: str | Path | None, client: C) -> C:
-    """Start recording ``client`` to ``path`` (the ``record=`` option); the client's close() ends it."""
+    """Start recording ``client`` to ``path`` (the ``record=`` option); the recorder stops when the client closes."""
     if path is not None:
-        from ..recording import record
+        from ..recording import record  # recording builds on connection, not the other way round
 
         client.recorder = record(client, path)
     return client
@@ -238,6 +183,7 @@ def mist(
     max_size: int | None = 16 * 2**20,
     max_queue: int = 64,
     proxy: str | Literal[True] | None = True,
+    transport: str | Connector = "websockets",
     record: str | Path | None = None,
 ) -> MistClient:
     """A Juniper Mist stream client. Nothing connects until the first observer subscribes.
@@ -250,6 +196,7 @@ def mist(
         ssl: an ``SSLContext`` for custom CAs; certificates are verified by default.
         reconnect: the retry policy; ping_interval/ping_timeout: keepalive; max_size: largest frame (bytes);
             max_queue: frames buffered before reading pauses (the server then meets TCP backpressure).
+        transport: ``"websockets"``, or a connector (see :mod:`streamkit.connection.transport`).
         record: also record every frame to this ``.jsonl.gz`` file (see ``sk.record``), until close().
 
     Example::
@@ -283,24 +230,25 @@ def mist(
             raise ValueError("no Mist API token: pass token= or set MIST_API_TOKEN (or use email=/password=)")
         headers["Authorization"] = f"Token {token}"
         what = "the API token (MIST_API_TOKEN)"
-    hint = f"check {what} and that it belongs to the cloud region of {url}"
-    return _recording(
-        record,
-        MistClient(
-            MistProtocol(),
-            url=url,
-            headers=headers,
-            name="Mist",
-            auth_hint=hint,
-            ssl=ssl,
-            reconnect=reconnect,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            max_size=max_size,
-            max_queue=max_queue,
-            proxy=proxy,
-        ),
+    options = TransportOptions(
+        ssl=ssl,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        max_size=max_size,
+        max_queue=max_queue,
+        proxy=proxy,
+        auth_hint=f"check {what} and that it belongs to the cloud region of {url}",
     )
+    client = MistClient(
+        MistProtocol(),
+        url=url,
+        connector=connector(transport),
+        headers=headers,
+        options=options,
+        reconnect=reconnect,
+        name="Mist",
+    )
+    return _recording(record, client)
 
 
 def smc(
@@ -319,6 +267,7 @@ def smc(
     max_size: int | None = 16 * 2**20,
     max_queue: int = 64,
     timeout: float = 30.0,
+    transport: str | Connector = "websockets",
     record: str | Path | None = None,
 ) -> SmcClient:
     """A Forcepoint SMC status-socket client: logs in over REST, then opens ``/{version}/status/socket`` with the
@@ -330,6 +279,7 @@ def smc(
         api_version: e.g. ``"7.2"`` (default: the newest the SMC offers).
         domain: the administrative domain to log in to.
         ssl / verify: a custom ``SSLContext``, or ``verify=False`` for a lab SMC with a self-signed certificate.
+        transport: ``"websockets"``, or a connector for the status socket (see :mod:`streamkit.connection.transport`).
 
     Example::
 
@@ -347,26 +297,29 @@ def smc(
             raise ValueError("no SMC credentials: pass api_key= (or set SMC_API_KEY), or login= and password=")
     elif not (login and password):
         raise ValueError("SMC user login needs both login= and password=")
-    return _recording(
-        record,
-        SmcClient(
-            url=url,
-            credentials={"api_key": api_key, "login": login, "password": password},
-            api_version=api_version,
-            domain=domain,
-            ssl=ssl,
-            verify=verify,
-            reconnect=reconnect,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            max_size=max_size,
-            max_queue=max_queue,
-            timeout=timeout,
-        ),
+    options = TransportOptions(
+        ssl=ssl,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        max_size=max_size,
+        max_queue=max_queue,
+        auth_hint="the SMC session was refused; streamkit logs in again once, then gives up",
     )
+    client = SmcClient(
+        url=url,
+        credentials={"api_key": api_key, "login": login, "password": password},
+        api_version=api_version,
+        domain=domain,
+        verify=ssl if ssl is not None else verify,
+        timeout=timeout,
+        connector=connector(transport),
+        options=options,
+        reconnect=reconnect,
+    )
+    return _recording(record, client)
 
 
-def websocket(
+def feed(
     url: str,
     *,
     headers: Mapping[str, str] | None = None,
@@ -382,32 +335,35 @@ def websocket(
     max_size: int | None = 16 * 2**20,
     max_queue: int = 64,
     proxy: str | Literal[True] | None = True,
+    transport: str | Connector = "websockets",
     record: str | Path | None = None,
-) -> JsonClient:
-    """A client for any JSON WebSocket feed (see :class:`~streamkit.protocols.jsonws.JsonWsProtocol` for
+) -> FeedClient:
+    """A client for any JSON WebSocket feed (see :class:`~streamkit.protocols.feed.FeedProtocol` for
     ``subscribe``, ``unsubscribe``, ``route``, ``payload`` and ``ack``).
 
     Example::
 
-        feed = sk.websocket("wss://feed.example/ws", subscribe=lambda t: {"op": "sub", "topic": t}, route="topic")
-        prices = feed.subscribe("prices")
-        everything = sk.websocket("ws://127.0.0.1:9000", subscribe=None).subscribe()   # a feed without topics
+        prices = sk.feed("wss://feed.example/ws", subscribe=lambda t: {"op": "sub", "topic": t}, route="topic")
+        ticks = prices.subscribe("prices")
+        everything = sk.feed("ws://127.0.0.1:9000", subscribe=None).subscribe()   # a feed without topics
     """
-    adapter = JsonWsProtocol(subscribe=subscribe, unsubscribe=unsubscribe, route=route, payload=payload, ack=ack)
-    return _recording(
-        record,
-        JsonClient(
-            adapter,
-            url=url,
-            headers=headers or {},
-            name="WebSocket",
-            auth_hint="check the headers= you passed",
-            ssl=ssl,
-            reconnect=reconnect,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            max_size=max_size,
-            max_queue=max_queue,
-            proxy=proxy,
-        ),
+    adapter = FeedProtocol(subscribe=subscribe, unsubscribe=unsubscribe, route=route, payload=payload, ack=ack)
+    options = TransportOptions(
+        ssl=ssl,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        max_size=max_size,
+        max_queue=max_queue,
+        proxy=proxy,
+        auth_hint="check the headers= you passed",
     )
+    client = FeedClient(
+        adapter,
+        url=url,
+        connector=connector(transport),
+        headers=headers or {},
+        options=options,
+        reconnect=reconnect,
+        name="Feed",
+    )
+    return _recording(record, client)

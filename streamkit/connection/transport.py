@@ -1,19 +1,43 @@
-"""Transports: one small interface in front of a WebSocket, so the driver can run on a real socket, a
-recording or an in-memory fake alike."""
+"""Transports: one small interface in front of a connection, so that the one receive loop runs on a real
+WebSocket, a recording or an in-memory fake alike (as httpx's transports do for HTTP).
+
+A transport is opened by a :data:`Connector`, ``await connector(url, headers, options)``, which raises
+:class:`~streamkit.errors.AuthenticationError` when the server refuses the credentials and
+:class:`~streamkit.errors.RateLimited` on HTTP 429. An open transport sends text frames and receives batches of
+:data:`Incoming` frames, each with the time it arrived; a recording's frames also carry the subscription they were
+recorded for.
+"""
 
 from __future__ import annotations
 
 import ssl as ssl_module
-from collections.abc import Mapping
-from typing import Any, Literal, Protocol
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeAlias
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus
 
+from ..core import Topic
 from ..errors import AuthenticationError, RateLimited
 from .redact import websockets_logger
 
-__all__ = ["Transport", "TransportClosed", "TransportEnded", "WebSocketTransport"]
+__all__ = [
+    "CONNECTORS",
+    "Connector",
+    "Incoming",
+    "Transport",
+    "TransportClosed",
+    "TransportEnded",
+    "TransportOptions",
+    "WebSocketTransport",
+    "connector",
+]
+
+#: One received frame: ``(frame, received, topic)``: the frame as it came (text frames as UTF-8 bytes), its arrival
+#: time (epoch seconds), and the subscription it belongs to when the transport knows it (a recording), else None.
+Incoming: TypeAlias = tuple[str | bytes, float, Topic | None]
 
 
 class TransportClosed(Exception):
@@ -31,30 +55,24 @@ class TransportEnded(Exception):
 
 
 class Transport(Protocol):
-    """What the driver needs from a connection: open it, send text frames, receive frames, close it."""
+    """An open connection, as the receive loop uses it."""
 
-    async def connect(self) -> None: ...
+    async def send(self, frame: str) -> None:
+        """Send one text frame; raises :class:`TransportClosed` when the connection is gone."""
 
-    async def send(self, frame: str) -> None: ...
+    async def recv(self) -> Sequence[Incoming]:
+        """The next frames (at least one); raises :class:`TransportClosed` or :class:`TransportEnded` at the end."""
+        ...
 
-    async def recv(self) -> str | bytes: ...
-
-    async def close(self) -> None: ...
-
-
-def _retry_after(value: str | None) -> float:
-    try:
-        return max(0.0, float(value)) if value else 0.0
-    except ValueError:
-        return 0.0
+    async def close(self) -> None:
+        """Close the connection (the receive loop then sees :class:`TransportClosed`)."""
 
 
-class WebSocketTransport:
-    """A WebSocket client connection (websockets' asyncio implementation).
+@dataclass(frozen=True, slots=True)
+class TransportOptions:
+    """What a client asks of its connections, whatever transport makes them.
 
     Args:
-        url: ``ws://`` or ``wss://`` URL.
-        headers: upgrade headers (credentials live here and are never shown in the repr).
         ssl: a custom ``SSLContext`` for ``wss://`` (default: the system's, with verification).
         ping_interval, ping_timeout: keepalive; a connection whose pong is late is closed as dead.
         max_size: the largest frame accepted, in bytes.
@@ -62,88 +80,103 @@ class WebSocketTransport:
         open_timeout: seconds allowed for the TCP, TLS and HTTP upgrade handshakes.
         proxy: ``True`` follows the ``*_proxy`` environment variables, a URL names a proxy, ``None`` goes direct.
         auth_hint: what to check when the server refuses the credentials (ends the error message).
-
-    Raises (from :meth:`connect`): :class:`~streamkit.errors.AuthenticationError` on HTTP 401/403,
-    :class:`~streamkit.errors.RateLimited` on HTTP 429; websockets' and the OS's errors otherwise.
     """
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        ssl: ssl_module.SSLContext | None = None,
-        ping_interval: float | None = 30.0,
-        ping_timeout: float | None = 20.0,
-        max_size: int | None = 16 * 2**20,
-        max_queue: int = 64,
-        open_timeout: float | None = 10.0,
-        proxy: str | Literal[True] | None = True,
-        auth_hint: str = "check the credentials",
-    ) -> None:
+    ssl: ssl_module.SSLContext | None = None
+    ping_interval: float | None = 30.0
+    ping_timeout: float | None = 20.0
+    max_size: int | None = 16 * 2**20
+    max_queue: int = 64
+    open_timeout: float | None = 10.0
+    proxy: str | Literal[True] | None = True
+    auth_hint: str = "check the credentials"
+
+
+#: Opens a transport: ``await connector(url, headers, options)``.
+Connector: TypeAlias = Callable[[str, Mapping[str, str], TransportOptions], Awaitable[Transport]]
+
+
+def refused(url: str, status: int, retry_after: str | None, options: TransportOptions) -> Exception | None:
+    """The error for an HTTP status that refused the upgrade, when it is one streamkit knows (401, 403, 429)."""
+    if status in (401, 403):
+        return AuthenticationError(f"{url} refused the credentials (HTTP {status}): {options.auth_hint}")
+    if status == 429:
+        try:
+            wait = max(0.0, float(retry_after)) if retry_after else 0.0
+        except ValueError:
+            wait = 0.0
+        return RateLimited(f"{url} is rate limiting connections (HTTP 429, Retry-After: {wait:g} s)", retry_after=wait)
+    return None
+
+
+class WebSocketTransport:
+    """A WebSocket client connection on websockets' asyncio implementation; open it with :meth:`open`."""
+
+    def __init__(self, url: str, ws: ClientConnection) -> None:
         self.url = url
-        self._headers = dict(headers or {})
-        self._ssl = ssl
-        self._ping_interval = ping_interval
-        self._ping_timeout = ping_timeout
-        self._max_size = max_size
-        self._max_queue = max_queue
-        self._open_timeout = open_timeout
-        self._proxy = proxy
-        self._auth_hint = auth_hint
-        self._ws: ClientConnection | None = None
+        self._ws = ws
 
     def __repr__(self) -> str:
         return f"<WebSocketTransport {self.url}>"
 
-    async def connect(self) -> None:
-        kwargs: dict[str, Any] = {"ssl": self._ssl} if self._ssl is not None and self.url.startswith("wss:") else {}
+    @classmethod
+    async def open(cls, url: str, headers: Mapping[str, str], options: TransportOptions) -> WebSocketTransport:
+        """Connect to ``url`` with upgrade ``headers`` (credentials live there and are never shown)."""
+        ssl: dict[str, Any] = {"ssl": options.ssl} if options.ssl is not None and url.startswith("wss:") else {}
         try:
-            self._ws = await connect(
-                self.url,
-                additional_headers=self._headers,
+            ws = await connect(
+                url,
+                additional_headers=dict(headers),
                 compression=None,
-                max_size=self._max_size,
-                ping_interval=self._ping_interval,
-                ping_timeout=self._ping_timeout,
-                open_timeout=self._open_timeout,
+                max_size=options.max_size,
+                ping_interval=options.ping_interval,
+                ping_timeout=options.ping_timeout,
+                open_timeout=options.open_timeout,
                 close_timeout=2,
-                max_queue=self._max_queue,
+                max_queue=options.max_queue,
                 user_agent_header="streamkit",
-                proxy=self._proxy,
+                proxy=options.proxy,
                 logger=websockets_logger(),
-                **kwargs,
+                **ssl,
             )
         except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status in (401, 403):
-                raise AuthenticationError(
-                    f"{self.url} refused the credentials (HTTP {status}): {self._auth_hint}"
-                ) from None
-            if status == 429:
-                retry_after = _retry_after(exc.response.headers.get("Retry-After"))
-                raise RateLimited(
-                    f"{self.url} is rate limiting connections (HTTP 429, Retry-After: {retry_after:g} s)",
-                    retry_after=retry_after,
-                ) from None
-            raise
+            error = refused(url, exc.response.status_code, exc.response.headers.get("Retry-After"), options)
+            if error is None:
+                raise
+            raise error from None
+        return cls(url, ws)
 
     async def send(self, frame: str) -> None:
-        assert self._ws is not None, "connect() first"
         try:
             await self._ws.send(frame)
         except ConnectionClosed as exc:
             raise TransportClosed(1006, "closed while sending", clean=False) from exc
 
-    async def recv(self) -> str | bytes:
-        assert self._ws is not None, "connect() first"
+    async def recv(self) -> Sequence[Incoming]:
         try:
-            return await self._ws.recv(decode=False)  # text frames as UTF-8 bytes: orjson reads them as they are
+            frame = await self._ws.recv(decode=False)  # text frames as UTF-8 bytes: orjson reads them as they are
         except ConnectionClosed as exc:
             closing = exc.rcvd if exc.rcvd is not None else exc.sent  # sent: we closed it (1009: frame too big)
             code, reason = (closing.code, closing.reason) if closing is not None else (1006, "")
             raise TransportClosed(code, reason, clean=isinstance(exc, ConnectionClosedOK)) from None
+        return ((frame, time.time(), None),)
 
     async def close(self) -> None:
-        if self._ws is not None:
-            await self._ws.close()
+        await self._ws.close()
+
+
+#: The transports a client can be asked for by name (``transport="websockets"``).
+CONNECTORS: dict[str, Connector] = {"websockets": WebSocketTransport.open}
+
+
+def connector(transport: str | Connector) -> Connector:
+    """The connector a ``transport=`` option names: one of :data:`CONNECTORS`, or a connector itself."""
+    if callable(transport):
+        return transport
+    try:
+        return CONNECTORS[transport]
+    except KeyError:
+        raise ValueError(
+            f"unknown transport {transport!r}: streamkit has {', '.join(map(repr, CONNECTORS))}, "
+            "or pass a connector (see streamkit.connection.transport.Connector)"
+        ) from None

@@ -8,6 +8,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from .. import runtime
+from ..core import ConnectionState
 from .display import show_html
 
 if TYPE_CHECKING:
@@ -49,10 +50,10 @@ class Health:
         stats = client.stats.snapshot()
         live = {str(topic): figures for topic, figures in stats.pop("topics").items() if topic in client.topics}
         return {
-            "state": client.state,
+            "state": str(client.state),
             "url": client.url,
             **stats,
-            "last_problem": client.problems[-1].message if client.problems else None,
+            "last_problem": client.problems.newest.message if client.problems.newest else None,
             "subscriptions": live,
             "watched": {name: _counters(obj) for name, obj in self.watch.items()},
         }
@@ -66,7 +67,7 @@ class Health:
             ("reconnects", f"{s['reconnects']} · last gap {s['last_gap_s'] if s['last_gap_s'] is not None else '-'} s"),
             (
                 "problems",
-                f"{s['errors']} malformed · {s['unknown']} unknown"
+                (" · ".join(f"{n} {kind}" for kind, n in s["problems"].items()) or "none")
                 + (f" · last: {html.escape(s['last_problem'])}" if s["last_problem"] else ""),
             ),
         ]
@@ -91,5 +92,5 @@ def _refresh(ref: weakref.ref[Health]) -> None:
     if view is None:
         return
     view._widget.value = view._repr_html_()
-    if view.client.state not in ("closed", "failed"):
+    if view.client.state not in (ConnectionState.CLOSED, ConnectionState.FAILED):
         view._timer = view._loop.call_later(view.every, _refresh, ref)

@@ -7,7 +7,7 @@ from typing import Any, TypeAlias
 
 from reactivex import Observable, abc
 
-from ..connection.client import Record
+from ..core import Message
 
 __all__ = ["Operator", "copy_of", "describe", "described", "like", "now", "pick_scheduler"]
 
@@ -31,16 +31,16 @@ def now(scheduler: abc.SchedulerBase) -> float:
 
 
 def copy_of(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A shallow copy of ``record`` (one copy; a :class:`Record` keeps its origin and arrival)."""
-    if type(record) is Record:
-        return Record(record, record.origin, record.received)
+    """A shallow copy of ``record`` (one copy; a :class:`Message` keeps its origin and arrival)."""
+    if type(record) is Message:
+        return Message(record, record.origin, record.received)
     return dict(record)
 
 
 def like(source: Mapping[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    """``fields`` as a record of the same kind as ``source``: a :class:`Record` keeps its origin and arrival."""
-    if type(source) is Record:
-        out = Record({}, source.origin, source.received)
+    """``fields`` as a record of the same kind as ``source``: a :class:`Message` keeps its origin and arrival."""
+    if type(source) is Message:
+        out = Message({}, source.origin, source.received)
         out.update(fields)
         return out
     return fields

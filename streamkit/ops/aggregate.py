@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from reactivex import operators as rx
 
+from ..core import Window
 from ._base import Operator
-from .windows import Window
 
 if TYPE_CHECKING:
     import pandas as pd

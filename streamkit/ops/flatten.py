@@ -22,7 +22,7 @@ def _flat(d: Mapping[str, Any], prefix: str, sep: str, out: dict[str, Any]) -> N
 
 
 def flatten_record(record: Mapping[str, Any], sep: str = ".") -> dict[str, Any]:
-    """One record flattened as :func:`flatten` does (a :class:`~streamkit.Record` keeps its origin)."""
+    """One record flattened as :func:`flatten` does (a :class:`~streamkit.Message` keeps its origin)."""
     # copy the top level in one go (C speed), then replace its nested dicts by their flattened fields
     out = copy_of(record)
     for k, v in record.items():
@@ -37,7 +37,7 @@ def flatten(*, sep: str = ".", explode: str | None = None) -> Operator:
 
     Lists stay values. ``explode="radio_stat"`` turns one record into one row per element of that field: per
     list item, or per key of a dict (the key goes to ``"radio_stat.key"``), the other fields repeated on each row.
-    A record without the field passes through as one row. :class:`~streamkit.Record` origins are kept.
+    A record without the field passes through as one row. :class:`~streamkit.Message` origins are kept.
 
     Example::
 

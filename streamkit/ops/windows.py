@@ -10,7 +10,6 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,30 +17,12 @@ import reactivex
 from reactivex import Observable, Subject, abc
 from reactivex.disposable import CompositeDisposable, SerialDisposable
 
+from ..core import Window
 from ._base import Operator, described, now, pick_scheduler
 
 __all__ = ["Window", "count_window", "event_windows", "session", "sliding", "tumbling"]
 
 KeyFn = str | Callable[[Any], Hashable]
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """One window's records. ``start``/``end`` are epoch seconds (scheduler seconds for processing time), or
-    record positions ``[start, end)`` for count windows (``by_count``)."""
-
-    start: float
-    end: float
-    items: list[Any] = field(repr=False)
-    key: Hashable | None = None
-    by_count: bool = False
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __repr__(self) -> str:
-        key = f" key={self.key!r}" if self.key is not None else ""
-        return f"Window([{self.start:g}, {self.end:g}){key} {len(self.items)} items)"
 
 
 def _key_of(key: KeyFn) -> Callable[[Any], Hashable]:

@@ -13,7 +13,7 @@ from .base import (
     Unsubscribed,
     UnsubscribeRequest,
 )
-from .jsonws import JsonWsProtocol
+from .feed import FeedProtocol
 from .mist import MistProtocol
 from .smc import SmcProtocol
 
@@ -21,7 +21,7 @@ __all__ = [
     "Adapter",
     "Data",
     "Event",
-    "JsonWsProtocol",
+    "FeedProtocol",
     "Malformed",
     "MistProtocol",
     "SmcProtocol",

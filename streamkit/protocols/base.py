@@ -7,9 +7,10 @@ and sends what :meth:`Adapter.data_to_send` returns, as websockets' own ``Protoc
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeAlias
+
+from ..core import Topic
 
 __all__ = [
     "Adapter",
@@ -23,18 +24,7 @@ __all__ = [
     "Unknown",
     "UnsubscribeRequest",
     "Unsubscribed",
-    "topic_text",
 ]
-
-#: What a subscription is keyed by: a Mist channel, an SMC ``("context", name)`` / ``("element", href)``
-#: pair, or a generic feed's routing key.
-Topic: TypeAlias = Hashable
-
-
-def topic_text(topic: Topic) -> str:
-    """A topic as people write it: a channel as it is, SMC's ``("context", "fw_single")`` as ``context:fw_single``."""
-    return ":".join(map(str, topic)) if isinstance(topic, tuple) else str(topic)
-
 
 #: Raw frames are kept in events up to this many characters so that a huge bad frame cannot pin memory.
 RAW_LIMIT = 64 * 1024

@@ -1,6 +1,6 @@
 """Record raw frames with their receive times; replay them through the same protocol adapter."""
 
-from .playback import RecordingReader, ReplayClient, ReplayReport, read_header, read_recording, replay
+from .playback import RecordingReader, ReplayClient, ReplaySummary, read_header, read_recording, replay
 from .recorder import FORMAT, Entry, Recorder, record, safe_url
 
 __all__ = [
@@ -9,7 +9,7 @@ __all__ = [
     "Recorder",
     "RecordingReader",
     "ReplayClient",
-    "ReplayReport",
+    "ReplaySummary",
     "read_header",
     "read_recording",
     "record",

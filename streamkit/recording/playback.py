@@ -1,11 +1,11 @@
 """Replaying a recording through the same protocol adapter a live client uses.
 
-``sk.replay(path, speed=20)`` returns a client with the same ``subscribe(...)`` as the live one; recorded
-inbound frames are fed to the adapter at the recorded pace divided by ``speed`` (``None``: as fast as possible).
-Records carry their recorded receive time, and with ``virtual_clock=True`` the replay drives a clock
-(:attr:`ReplayClient.clock`) that time windows can run on, so they give the results they gave live.
+``sk.replay(path, speed=20)`` returns a client with the same ``subscribe(...)`` as the live one; the recording is
+its transport, so recorded inbound frames go through the live client's receive loop and adapter, at the recorded
+pace divided by ``speed`` (``None``: as fast as possible). Messages carry their recorded receive time, and the
+replay's streams run on the recording's clock, so time windows give the results they gave live.
 Damaged recordings replay what is intact: a corrupt line is skipped and counted, a truncated file ends the replay
-where it breaks, and :attr:`ReplayClient.report` says what happened.
+where it breaks, and :attr:`ReplayClient.summary` says what happened.
 """
 
 from __future__ import annotations
@@ -13,33 +13,36 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reactivex import Observable
 from reactivex.scheduler import HistoricalScheduler
 
 from .._json import JSONDecodeError, loads
-from ..connection.client import Client, Record
-from ..connection.transport import TransportEnded
-from ..protocols import JsonWsProtocol, MistProtocol, SmcProtocol
-from ..protocols.base import Adapter, Data, Topic
-from ..protocols.jsonws import ALL
+from ..connection.client import Client
+from ..connection.transport import Incoming, TransportClosed, TransportEnded, TransportOptions
+from ..core import Message, Stream, Topic
+from ..protocols import FeedProtocol, MistProtocol, SmcProtocol
+from ..protocols.base import Adapter
+from ..protocols.feed import ALL
 from ..protocols.smc import subscription_topic
 from .recorder import Entry, decode_line
 
-__all__ = ["RecordingReader", "ReplayClient", "ReplayReport", "read_header", "read_recording", "replay"]
+__all__ = ["RecordingReader", "ReplayClient", "ReplaySummary", "read_header", "read_recording", "replay"]
 
 START_DELAY = 0.1
 CHUNK = 256 * 1024
-ADAPTERS: dict[str, type[Adapter]] = {"Mist": MistProtocol, "SMC": SmcProtocol, "WebSocket": JsonWsProtocol}
+ADAPTERS: dict[str, type[Adapter]] = {"Mist": MistProtocol, "SMC": SmcProtocol, "Feed": FeedProtocol}
+#: Kinds that older recordings name differently.
+KINDS = {"WebSocket": "Feed"}
 
 
 @dataclass
-class ReplayReport:
+class ReplaySummary:
     """What a replay read: frames, skipped corrupt lines (with their line numbers), where a damaged file ended."""
 
     frames: int = 0
@@ -62,9 +65,9 @@ class RecordingReader:
     decompression releases the GIL, so a worker thread can read the next batch while the replay runs this one.
     """
 
-    def __init__(self, path: str | Path, report: ReplayReport | None = None) -> None:
+    def __init__(self, path: str | Path, summary: ReplaySummary | None = None) -> None:
         self.path = Path(path)
-        self.report = report if report is not None else ReplayReport()
+        self.summary = summary if summary is not None else ReplaySummary()
         self._raw = open(self.path, "rb")  # noqa: SIM115 - closed at the end of the frames or by close()
         self._inflate = zlib.decompressobj(wbits=31)
         self._tail = b""
@@ -75,7 +78,7 @@ class RecordingReader:
             lines = self._read()
             if lines is None:
                 self.close()
-                reason = self.report.stopped or "it is empty"
+                reason = self.summary.stopped or "it is empty"
                 raise ValueError(f"{self.path} is not a streamkit recording: {reason}")
             self._ahead = lines
         try:
@@ -101,14 +104,14 @@ class RecordingReader:
                 self._inflate = zlib.decompressobj(wbits=31)
                 data += self._inflate.decompress(rest)
         except zlib.error as exc:
-            self.report.stopped = f"the compressed data is damaged ({exc})"
+            self.summary.stopped = f"the compressed data is damaged ({exc})"
             return None
         lines = (self._tail + data).split(b"\n")
         self._tail = lines.pop()
         return lines
 
     def batch(self) -> list[Entry] | None:
-        """The next frames; None once the recording is exhausted (:attr:`report` says how it ended)."""
+        """The next frames; None once the recording is exhausted (:attr:`summary` says how it ended)."""
         lines, self._ahead = self._ahead or self._read(), []
         if lines is None:
             self._finish()
@@ -120,20 +123,20 @@ class RecordingReader:
             try:
                 entries.append(decode_line(line, topics))
             except (ValueError, KeyError, JSONDecodeError):
-                self.report.skipped.append(self._number)
+                self.summary.skipped.append(self._number)
         return entries
 
     def _finish(self) -> None:
         if self._raw.closed:
             return
-        report = self.report
-        if not self._inflate.eof and report.stopped is None:
-            report.stopped = "the compressed file ends early (the recording was interrupted)"
+        summary = self.summary
+        if not self._inflate.eof and summary.stopped is None:
+            summary.stopped = "the compressed file ends early (the recording was interrupted)"
         if self._tail:
             cut = "its last line is cut short"
-            report.stopped = f"{report.stopped}; {cut}" if report.stopped else cut
-        if report.stopped is not None:
-            report.stopped = f"the file breaks after line {self._number}: {report.stopped}"
+            summary.stopped = f"{summary.stopped}; {cut}" if summary.stopped else cut
+        if summary.stopped is not None:
+            summary.stopped = f"the file breaks after line {self._number}: {summary.stopped}"
         self.close()
 
     def __iter__(self) -> Iterator[Entry]:
@@ -144,7 +147,7 @@ class RecordingReader:
         self._raw.close()
 
 
-def read_recording(path: str | Path, report: ReplayReport | None = None) -> tuple[dict[str, Any], Iterator[Entry]]:
+def read_recording(path: str | Path, summary: ReplaySummary | None = None) -> tuple[dict[str, Any], Iterator[Entry]]:
     """The header of a recording and an iterator over its frames (:class:`~streamkit.recording.Entry`).
 
     Example::
@@ -155,7 +158,7 @@ def read_recording(path: str | Path, report: ReplayReport | None = None) -> tupl
     header = read_header(path)
 
     def entries() -> Iterator[Entry]:
-        reader = RecordingReader(path, report)
+        reader = RecordingReader(path, summary)
         try:
             yield from reader
         finally:
@@ -171,126 +174,120 @@ def read_header(path: str | Path) -> dict[str, Any]:
     return reader.header
 
 
-class _NoWire:
-    """The replay's transport: subscriptions are answered from the recording, so nothing goes anywhere."""
+class ReplayTransport:
+    """A recording as a transport: its inbound frames with their recorded times and subscriptions, in batches,
+    paced by the recorded times divided by ``speed`` (``None``: as fast as the receive loop takes them).
 
-    async def connect(self) -> None:
-        return None
+    The next batch is decompressed on a worker thread while the loop delivers this one (zlib releases the GIL).
+    """
+
+    def __init__(self, path: Path, *, speed: float | None, summary: ReplaySummary) -> None:
+        self._reader = RecordingReader(path, summary)
+        self._summary = summary
+        self._speed = speed
+        self._loop = asyncio.get_running_loop()
+        self._ahead = self._loop.run_in_executor(None, self._reader.batch)
+        self._paced: deque[Incoming] = deque()
+        self._origin: tuple[float, float] | None = None  # (recorded time, monotonic time) of the first frame
+        self._closed = False
 
     async def send(self, frame: str) -> None:
-        return None
+        """Subscriptions are answered from the recording: nothing goes anywhere."""
 
-    async def recv(self) -> str:
-        raise TransportEnded
+    async def recv(self) -> Sequence[Incoming]:
+        if self._closed:
+            raise TransportClosed(1000, "", clean=True)
+        if self._paced:
+            return await self._next_paced()
+        while True:
+            batch = await self._ahead
+            if batch is None:
+                raise TransportEnded
+            self._ahead = self._loop.run_in_executor(None, self._reader.batch)  # decompress the next meanwhile
+            inbound = [(frame, at, topic) for at, direction, topic, frame in batch if direction == "in"]
+            self._summary.frames += len(inbound)
+            if not inbound:
+                continue
+            if self._speed is None:
+                return inbound
+            self._paced.extend(inbound)
+            return await self._next_paced()
+
+    async def _next_paced(self) -> Sequence[Incoming]:
+        """The next frame once its recorded time (divided by the speed) has come."""
+        assert self._speed is not None
+        frame = self._paced.popleft()
+        at = frame[1]
+        if self._origin is None:
+            self._origin = (at, time.monotonic())
+        delay = self._origin[1] + (at - self._origin[0]) / self._speed - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return (frame,)
 
     async def close(self) -> None:
-        return None
+        if not self._closed:
+            self._closed = True
+            await asyncio.wait([self._ahead])
+            self._reader.close()
 
 
 class ReplayClient(Client):
-    """A recorded stream as a client: ``subscribe`` as on the live client; observers complete at the end."""
+    """A recorded stream as a client: ``subscribe`` as on the live client; observers complete at the end.
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        speed: float | None = 1.0,
-        virtual_clock: bool = False,
-        adapter: Adapter | None = None,
-    ) -> None:
+    Its streams run on the recording's clock (:attr:`clock`, a reactivex HistoricalScheduler at the recorded time
+    of the frame being delivered): time windows and other time operators close as they did live, with no
+    ``scheduler=`` to pass.
+    """
+
+    def __init__(self, path: str | Path, *, speed: float | None = 1.0, adapter: Adapter | None = None) -> None:
         if speed is not None and speed <= 0:
             raise ValueError(f"speed is a positive factor (20: twenty times as fast) or None, not {speed}")
         self.path = Path(path)
-        self.report = ReplayReport()
+        #: What the replay read: frames, skipped corrupt lines, where a damaged file ended.
+        self.summary = ReplaySummary()
         self.header = read_header(self.path)
-        kind = str(self.header.get("kind", "WebSocket"))
+        kind = KINDS.get(str(self.header.get("kind")), str(self.header.get("kind")))
         if adapter is None:
             if kind not in ADAPTERS:
                 raise ValueError(f"replaying {kind} recordings needs adapter=; streamkit replays {', '.join(ADAPTERS)}")
             adapter = ADAPTERS[kind]()
-        super().__init__(adapter, url=f"replay:{self.path}", name=f"{kind} replay")
         self.speed = speed
-        #: The recording's clock (a reactivex HistoricalScheduler at the recorded time of the frame being replayed)
-        #: when ``virtual_clock=True``: pass it as ``scheduler=`` to time windows.
-        self.clock: HistoricalScheduler | None = None
-        if virtual_clock:
-            self.clock = HistoricalScheduler(datetime.fromisoformat(self.header["started"]))
         self._used = False
+        super().__init__(
+            adapter,
+            url=f"replay:{self.path}",
+            connector=self._replay,
+            clock=HistoricalScheduler(datetime.fromisoformat(self.header["started"])),
+            name=f"{kind} replay",
+        )
 
     def subscribe(
         self, topic: Topic = ALL, *, context: str | None = None, element: str | None = None
-    ) -> Observable[Record]:
-        """The recorded records of one subscription, named as on the live client: a Mist channel, a feed's topic,
-        or SMC's ``context=`` / ``element=``."""
+    ) -> Stream[Message]:
+        """The recorded messages of one subscription, named as on the live client: a Mist channel, a feed's
+        topic, or SMC's ``context=`` / ``element=``."""
         if context is not None or element is not None:
             topic = subscription_topic(context=context, element=element)
-        return self._observable(topic)
+        return self._stream(topic)
 
-    async def _open(self) -> _NoWire:
+    async def _replay(self, url: str, headers: Mapping[str, str], options: TransportOptions) -> ReplayTransport:
         if self._used:
             raise TransportEnded  # a recording plays once
         self._used = True
         await asyncio.sleep(START_DELAY)  # subscriptions made together (one cell, one script line) all attach first
-        return _NoWire()
-
-    async def _receive(self, transport: Any) -> None:
-        parse = self._adapter.parse
-        parse_for = self._adapter.parse_for
-        deliver = self._deliver
-        stats = self.stats
-        report = self.report
-        clock = self.clock
-        speed = self.speed
-        origin: tuple[float, float] | None = None  # (recorded time, monotonic time) of the first frame
-        clock_at = clock.to_seconds(clock.now) if clock is not None else 0.0
-        loop = asyncio.get_running_loop()
-        reader = RecordingReader(self.path, self.report)
-        ahead = loop.run_in_executor(None, reader.batch)
-        try:
-            while (batch := await ahead) is not None:
-                ahead = loop.run_in_executor(None, reader.batch)  # decompress the next batch meanwhile
-                for n, (at, direction, topic, frame) in enumerate(batch):
-                    if direction != "in":
-                        continue
-                    report.frames += 1
-                    if speed is not None:
-                        if origin is None:
-                            origin = (at, time.monotonic())
-                        delay = origin[1] + (at - origin[0]) / speed - time.monotonic()
-                        if delay > 0:
-                            await asyncio.sleep(delay)
-                    elif n % 500 == 0:
-                        await asyncio.sleep(0)  # let the loop breathe (a notebook kernel stays responsive)
-                    if not self._observers:
-                        return
-                    if clock is not None and at > clock_at:
-                        clock.advance_to(at)  # windows that end before this frame close first, as they did live
-                        clock_at = at
-                    # Routed by the recorded subscription: numbered subscriptions (SMC) belong to the recorded
-                    # connection, not to this replay.
-                    event = parse(frame) if topic is None else parse_for(frame, topic)
-                    stats.bytes += len(frame)
-                    if type(event) is Data:
-                        deliver(event.topic, event.payload, at)
-                    else:
-                        self._control(event, transport)
-        finally:
-            await asyncio.wait([ahead])
-            reader.close()
-        raise TransportEnded
+        return ReplayTransport(self.path, speed=self.speed, summary=self.summary)
 
 
-def replay(
-    path: str | Path, *, speed: float | None = 1.0, virtual_clock: bool = False, adapter: Adapter | None = None
-) -> ReplayClient:
+def replay(path: str | Path, *, speed: float | None = 1.0, adapter: Adapter | None = None) -> ReplayClient:
     """Replay a recording: ``speed=1`` real time, ``speed=20`` twenty times faster, ``speed=None`` flat out.
 
-    ``virtual_clock=True`` gives :attr:`ReplayClient.clock`, on which time windows close as they did live.
+    Time operators on its streams run on the recording's clock, so windows close as they did live.
     Example::
 
-        rec = sk.replay("devices.jsonl.gz", speed=None, virtual_clock=True)
-        windows = rec.subscribe(channel).pipe(sk.ops.tumbling(60, scheduler=rec.clock))
+        rec = sk.replay("devices.jsonl.gz", speed=None)
+        windows = rec.subscribe(channel).pipe(sk.ops.tumbling(60))
         rows = sk.collect(windows, timeout=60)
-        rec.report          # frames replayed, corrupt lines skipped, where a damaged file ended
+        rec.summary          # frames replayed, corrupt lines skipped, where a damaged file ended
     """
-    return ReplayClient(path, speed=speed, virtual_clock=virtual_clock, adapter=adapter)
+    return ReplayClient(path, speed=speed, adapter=adapter)

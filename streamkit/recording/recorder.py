@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .._json import dumps, loads
 from .._version import __version__
-from ..protocols.base import Topic
+from ..core import Topic
 
 if TYPE_CHECKING:
     from ..connection.client import Client
@@ -103,7 +103,7 @@ class Recorder:
     """Writes what a client sends and receives to ``path`` (``.jsonl.gz``), rotating by size and/or time.
 
     Rotated files are ``name-0001.jsonl.gz``, ``name-0002.jsonl.gz`` ...; each starts with its own header.
-    Stop with :meth:`close` (the client's ``close()`` does it too when recording was set up with ``record=``).
+    Stop with :meth:`close`; closing the client stops it too.
     """
 
     def __init__(
@@ -124,7 +124,8 @@ class Recorder:
         self._written = 0
         self._topics: dict[Topic, bytes] = {}
         self._open()
-        client.tap = self.write
+        self._tap = client.tap(self.write)
+        client.events.subscribe(on_completed=self.close)  # closing the client ends the recording
 
     def __repr__(self) -> str:
         return f"<Recorder {self.path} frames={self.frames} files={len(self.files)}>"
@@ -170,9 +171,8 @@ class Recorder:
 
     def close(self) -> None:
         """Stop recording and close the file (what was written stays readable)."""
+        self._tap.dispose()
         with self._lock:
-            if self.client.tap == self.write:
-                self.client.tap = None
             if self._file is not None:
                 self._file.close()
                 self._file = None

@@ -13,7 +13,7 @@ from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MistClient", "MistDevice", "MistSite", "MistWorld"]
+__all__ = ["MistDevice", "MistSite", "MistWorld", "WifiClient"]
 
 MIST_OUI = "5c5b35"
 AP_MODELS = ("AP43", "AP45", "AP34", "AP24")
@@ -66,7 +66,7 @@ class MistDevice:
 
 
 @dataclass(slots=True, eq=False)
-class MistClient:
+class WifiClient:
     mac: str
     hostname: str
     username: str
@@ -104,7 +104,7 @@ class MistSite:
     aps: list[MistDevice] = field(default_factory=list)
     switches: list[MistDevice] = field(default_factory=list)
     gateways: list[MistDevice] = field(default_factory=list)
-    clients: dict[str, MistClient] = field(default_factory=dict)
+    clients: dict[str, WifiClient] = field(default_factory=dict)
 
     @property
     def devices(self) -> list[MistDevice]:
@@ -221,14 +221,14 @@ class MistWorld:
             ble_rx_pkts=rng.randrange(10**6, 10**9),
         )
 
-    def _join(self, site: MistSite) -> MistClient:
+    def _join(self, site: MistSite) -> WifiClient:
         rng = self.rng
         self._client_serial += 1
         os_, manufacture, family, model = rng.choice(CLIENT_KINDS)
         ssid, wlan_id = rng.choice(SSIDS)
         ap = rng.choice(site.aps)
         band = rng.choice(("24", "5", "5", "6"))
-        client = MistClient(
+        client = WifiClient(
             mac=self._mac(f"{rng.getrandbits(24) & 0xFCFFFF:06x}"),
             hostname=f"host-{self._client_serial:04d}",
             username=f"user{self._client_serial:04d}@example.com" if ssid == "corp" else "",
@@ -536,7 +536,7 @@ class MistWorld:
             "_time": round(self.now, 5),
         }
 
-    def _client_payload(self, c: MistClient) -> dict[str, Any]:
+    def _client_payload(self, c: WifiClient) -> dict[str, Any]:
         now = self.now
         return {
             "mac": c.mac,
@@ -581,7 +581,7 @@ class MistWorld:
             "_time": round(now, 5),
         }
 
-    def _location_payload(self, c: MistClient) -> dict[str, Any]:
+    def _location_payload(self, c: WifiClient) -> dict[str, Any]:
         return {
             "mac": c.mac,
             "map_id": c.ap.map_id,

@@ -30,7 +30,7 @@ from reactivex import Observable
 from reactivex.disposable import SingleAssignmentDisposable
 
 from .._json import dumps
-from ..connection.client import Record
+from ..core import Message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -147,7 +147,7 @@ class ArchiveWriter:
         if not isinstance(record, Mapping):
             record = {"value": record}
         row = {k: dumps(v) if isinstance(v, (dict, list, tuple)) else v for k, v in record.items()}
-        if type(record) is Record:
+        if type(record) is Message:
             row.setdefault("origin", record.origin if isinstance(record.origin, str) else dumps(record.origin))
             row.setdefault("received", record.received)
         else:

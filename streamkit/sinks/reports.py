@@ -17,8 +17,8 @@ from typing import Any
 
 from .._version import __version__
 from ..connection.client import Client
+from ..core import topic_text
 from ..ops._base import describe
-from ..protocols.base import topic_text
 from ..recording.recorder import safe_url
 from .archive import epoch_seconds
 from .frame import LiveFrame

@@ -18,8 +18,7 @@ from typing import Any
 from reactivex import Observable, abc
 
 from .. import runtime
-from ..connection.client import Record
-from ..ops.windows import Window
+from ..core import Message, ViewState, Window
 
 __all__ = ["LiveView", "rows_of"]
 
@@ -48,7 +47,7 @@ def rows_of(batch: list[Any]) -> list[Any]:
 
 def _span(item: Any) -> tuple[float, float]:
     """The time an item stands for: a record's arrival, a window's bounds, else now."""
-    if type(item) is Record:
+    if type(item) is Message:
         return item.received, item.received
     if isinstance(item, Window) and not item.by_count:
         return item.start, item.end
@@ -111,14 +110,14 @@ class LiveView(ABC):
         runtime.call_soon(self._loop, self._draw, True)
 
     @property
-    def status(self) -> str:
+    def status(self) -> ViewState:
         if self.error is not None:
-            return "error"
+            return ViewState.ERROR
         if self.closed:
-            return "closed"
+            return ViewState.CLOSED
         if self.completed:
-            return "completed"
-        return "paused" if self.paused else "live"
+            return ViewState.COMPLETED
+        return ViewState.PAUSED if self.paused else ViewState.LIVE
 
     def seen(self) -> tuple[set[Hashable], float | None, float | None]:
         """What the view has received so far, for reports: the subscriptions its records came from, and the
@@ -155,7 +154,7 @@ class LiveView(ABC):
                 self._ingest(batch)
 
     def _note(self, batch: list[Any]) -> None:
-        self._origins.update(item.origin for item in batch if type(item) is Record)
+        self._origins.update(item.origin for item in batch if type(item) is Message)
         if self._first_at is None:
             self._first_at = _span(batch[0])[0]
         self._last_at = _span(batch[-1])[1]

@@ -166,10 +166,10 @@ def test_malformed_frames_are_counted_and_the_stream_goes_on():
     with MistSimulator(seed=1, interval=0.02, faults=Faults(malformed=0.3)) as sim:
         client = sk.mist(url=sim.url, token=sim.token)
         problems: list[object] = []
-        client.errors.subscribe(problems.append)
+        client.problems.subscribe(problems.append)
         rows = sk.collect(client.subscribe(sim.channel("device_stats")), count=60, timeout=10)
         assert len(rows) == 60
-        assert client.stats.errors == len([p for p in problems if p.kind == "malformed"]) > 5
+        assert client.stats.malformed == len([p for p in problems if p.kind == "malformed"]) > 5
         assert all(p.raw for p in problems)  # the raw frame is kept
         assert len(client.problems) <= 100
         client.close()
@@ -185,7 +185,8 @@ def test_a_failing_observer_does_not_end_the_stream(sim, client):
     client.subscribe(channel).subscribe(explode)
     client.subscribe(channel).subscribe(good.append)
     wait_for(lambda: len(good) > 5)
-    assert client.problems[0].kind == "observer" and "observer bug" in client.problems[0].message
+    first = next(iter(client.problems))
+    assert first.kind == "observer" and "observer bug" in first.message and "Traceback" in first.traceback
 
 
 def test_thousand_channels_on_one_connection():

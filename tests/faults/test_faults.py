@@ -74,7 +74,7 @@ def test_a_connection_cut_mid_frame_reconnects_and_the_stream_goes_on():
         await ws.wait_closed()
 
     with serving(handler) as url:
-        feed = sk.websocket(url, reconnect=FAST)
+        feed = sk.feed(url, reconnect=FAST)
         events: list[object] = []
         feed.events.subscribe(events.append)
         rows = sk.collect(feed.subscribe("c"), count=6, timeout=10)
@@ -154,7 +154,7 @@ def test_malformed_input_is_counted_with_its_raw_frame_and_the_stream_goes_on():
     assert [r["n"] for r in rows] == list(range(len(bad)))  # every good frame in between arrived
     kinds = [p.kind for p in mist.problems]
     assert kinds.count("malformed") == 5 and kinds.count("unknown") == 2
-    assert mist.stats.errors == 5 and mist.stats.unknown == 2
+    assert mist.stats.malformed == 5 and mist.stats.unknown == 2
     assert all(p.raw for p in mist.problems) and max(len(p.raw) for p in mist.problems) == RAW_LIMIT
 
 

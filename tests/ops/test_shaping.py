@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import reactivex
 
-from streamkit.connection import Record
+from streamkit.core import Message
 from streamkit.ops import Window, aggregate, enrich, flatten, parse_time, window_frame, with_latest
 
 from .vt import run, values
@@ -27,7 +27,7 @@ AP = {
 
 
 def test_flatten_nested_dicts_keeps_lists_and_origin():
-    rec = Record(AP, "/sites/s/stats/devices", 1.0)
+    rec = Message(AP, "/sites/s/stats/devices", 1.0)
     (row,) = apply(flatten(), [rec])
     assert row == {
         "mac": "m1",

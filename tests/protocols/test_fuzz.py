@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamkit.protocols import JsonWsProtocol, MistProtocol, SmcProtocol
+from streamkit.protocols import FeedProtocol, MistProtocol, SmcProtocol
 from streamkit.protocols.base import RAW_LIMIT, Data, Malformed, Subscribed, SubscribeFailed, Unknown, Unsubscribed
 
 EXAMPLES = int(os.environ.get("STREAMKIT_FUZZ_EXAMPLES", "2000"))
@@ -79,7 +79,7 @@ def test_smc_adapter(frame_list):
 @FUZZ
 @given(st.lists(frames(["topic", "ack", "data", "payload"], ["a", "b", 1]), max_size=5))
 def test_generic_adapter_with_selectors_that_may_raise(frame_list):
-    adapter = JsonWsProtocol(route=lambda m: m["topic"], payload=lambda m: m["data"], ack=lambda m: m.get("ack"))
+    adapter = FeedProtocol(route=lambda m: m["topic"], payload=lambda m: m["data"], ack=lambda m: m.get("ack"))
     adapter.subscribe("a")
     adapter.data_to_send()
     for frame in frame_list:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_replay_gives_the_same_rows_as_the_live_pipeline(recording):
     live = recording["live"]
     assert devices[: len(live["devices"])] == live["devices"]
     assert clients[: len(live["clients"])] == live["clients"]
-    assert rec.report.frames > 0 and not rec.report.skipped and rec.report.stopped is None
+    assert rec.summary.frames > 0 and not rec.summary.skipped and rec.summary.stopped is None
     assert all(r.origin == devices_channel for r in devices)
 
 
@@ -87,8 +88,8 @@ def test_corrupt_lines_are_skipped_and_counted(recording, tmp_path):
         f.writelines(lines)
     rec = sk.replay(damaged, speed=None)
     rows = sk.collect(rec.subscribe(recording["channels"][0]), timeout=10)
-    assert rows and rec.report.skipped == [6, 10]
-    assert "2 corrupt lines skipped (first at line 6)" in str(rec.report)
+    assert rows and rec.summary.skipped == [6, 10]
+    assert "2 corrupt lines skipped (first at line 6)" in str(rec.summary)
 
 
 def test_a_truncated_recording_replays_what_is_intact(recording, tmp_path):
@@ -98,8 +99,8 @@ def test_a_truncated_recording_replays_what_is_intact(recording, tmp_path):
     rec = sk.replay(cut, speed=None)
     rows = sk.collect(rec.subscribe(recording["channels"][0]), timeout=10)
     assert 0 < len(rows) < len(recording["live"]["devices"]) + 100
-    assert rec.report.stopped is not None and "breaks after line" in rec.report.stopped
-    assert "interrupted" in str(rec.report)
+    assert rec.summary.stopped is not None and "breaks after line" in rec.summary.stopped
+    assert "interrupted" in str(rec.summary)
 
 
 def test_not_a_recording_is_a_clear_error(tmp_path):
@@ -137,7 +138,7 @@ def test_record_option_on_the_client_ends_with_close(tmp_path):
         mist = sk.mist(url=sim.url, token=sim.token, record=path)
         live = sk.collect(mist.subscribe(sim.channel("device_stats")), count=10, timeout=5)
         mist.close()
-    assert mist.recorder.frames >= 10 and mist.tap is None
+    assert mist.recorder.frames >= 10 and not mist._taps
     replayed = sk.collect(sk.replay(path, speed=None).subscribe(sim.channel("device_stats")), timeout=10)
     assert replayed[:10] == live
 
@@ -168,8 +169,12 @@ def test_smc_replay_routes_by_the_recorded_subscription(tmp_path):
         assert sim.api_key not in f.read()
 
 
-def test_windows_on_the_virtual_clock_close_as_they_did_live(tmp_path):
+def test_one_pipeline_gives_the_same_windows_live_and_on_the_replay(tmp_path):
+    """The replay's streams run on the recording's clock: the same pipeline function, no scheduler= anywhere."""
     path = tmp_path / "windows.jsonl.gz"
+
+    def pipeline(client: Any) -> Any:
+        return client.subscribe(sim.channel("device_stats")).pipe(ops.tumbling(0.25))
 
     def counts(windows: list) -> list:
         return [(w.start, w.end, len(w.items), sorted({r["mac"] for r in w.items})) for w in windows]
@@ -177,14 +182,12 @@ def test_windows_on_the_virtual_clock_close_as_they_did_live(tmp_path):
     with MistSimulator(seed=11, interval=0.03, sites=1, aps=3) as sim:
         mist = sk.mist(url=sim.url, token=sim.token, record=path)
         live: list = []
-        mist.subscribe(sim.channel("device_stats")).pipe(ops.tumbling(0.25)).subscribe(live.append)
+        pipeline(mist).subscribe(live.append)
         wait_for(lambda: len(live) >= 8, timeout=10)
         mist.close()
     closed_live = counts(live)
-    rec = sk.replay(path, speed=None, virtual_clock=True)
-    assert rec.clock is not None
-    windows = rec.subscribe(sim.channel("device_stats")).pipe(ops.tumbling(0.25, scheduler=rec.clock))
-    replayed = sk.collect(windows, timeout=30)
+    rec = sk.replay(path, speed=None)
+    replayed = sk.collect(pipeline(rec), timeout=30)
     assert counts(replayed)[: len(closed_live)] == closed_live
     assert all(w.end - w.start == 0.25 for w in replayed)
     # received times are the recorded ones

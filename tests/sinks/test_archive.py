@@ -15,7 +15,7 @@ import reactivex
 from reactivex.subject import Subject
 
 import streamkit as sk
-from streamkit.connection import Record
+from streamkit.core import Message
 
 from ..connection.test_mist_client import wait_for
 
@@ -23,9 +23,9 @@ DAY1 = datetime(2026, 11, 21, 23, 59, 59, tzinfo=timezone.utc).timestamp()
 DAY2 = DAY1 + 2
 
 
-def records(n: int, at: float = DAY1) -> list[Record]:
+def records(n: int, at: float = DAY1) -> list[Message]:
     return [
-        Record({"seq": i, "site_id": f"site-{i % 2}", "cpu": i * 1.5, "radio": {"band": "5"}}, "/sites/x", at + i % 3)
+        Message({"seq": i, "site_id": f"site-{i % 2}", "cpu": i * 1.5, "radio": {"band": "5"}}, "/sites/x", at + i % 3)
         for i in range(n)
     ]
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from streamkit.protocols import Data, JsonWsProtocol, Malformed, Subscribed, Unknown
-from streamkit.protocols.jsonws import ALL
+from streamkit.protocols import Data, FeedProtocol, Malformed, Subscribed, Unknown
+from streamkit.protocols.feed import ALL
 
 
 def test_defaults_route_by_channel():
-    p = JsonWsProtocol()
+    p = FeedProtocol()
     p.subscribe("prices")
     assert p.data_to_send() == ['{"subscribe":"prices"}']
     assert not p.acks
@@ -16,7 +16,7 @@ def test_defaults_route_by_channel():
 
 
 def test_custom_messages_route_payload_and_ack():
-    p = JsonWsProtocol(
+    p = FeedProtocol(
         subscribe=lambda t: {"op": "sub", "args": [t]},
         unsubscribe=None,
         route=lambda m: m.get("arg", {}).get("channel"),
@@ -33,7 +33,7 @@ def test_custom_messages_route_payload_and_ack():
 
 
 def test_feed_without_subscriptions_delivers_everything_to_all():
-    p = JsonWsProtocol(subscribe=None)
+    p = FeedProtocol(subscribe=None)
     p.subscribe(ALL)
     assert p.data_to_send() == []
     assert p.parse('{"temp": 21.5}') == Data(ALL, {"temp": 21.5})
@@ -41,7 +41,7 @@ def test_feed_without_subscriptions_delivers_everything_to_all():
 
 
 def test_selector_errors_and_bad_json_do_not_raise():
-    p = JsonWsProtocol(route=lambda m: m["missing"])
+    p = FeedProtocol(route=lambda m: m["missing"])
     p.subscribe("x")
     event = p.parse('{"a": 1}')
     assert isinstance(event, Malformed) and "KeyError" in event.reason

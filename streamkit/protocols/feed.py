@@ -3,7 +3,7 @@
 Defaults fit the common shape ``{"subscribe": topic}`` out and ``{"channel": topic, ...}`` in; every part
 can be replaced by a key name or a function.
 
->>> p = JsonWsProtocol(subscribe=lambda t: {"op": "sub", "topic": t}, route="topic", payload="data")
+>>> p = FeedProtocol(subscribe=lambda t: {"op": "sub", "topic": t}, route="topic", payload="data")
 >>> p.subscribe("prices"); p.data_to_send()
 ['{"op":"sub","topic":"prices"}']
 >>> p.parse('{"topic": "prices", "data": {"px": 1.5}}')
@@ -18,7 +18,7 @@ from typing import Any
 from .._json import JSONDecodeError, dumps, loads
 from .base import Adapter, Data, Event, Malformed, Subscribed, Topic, Unknown, clip
 
-__all__ = ["ALL", "JsonWsProtocol"]
+__all__ = ["ALL", "FeedProtocol"]
 
 #: The topic that receives every message no other active topic claims (feeds without subscriptions).
 ALL = "*"
@@ -33,7 +33,7 @@ def _select(selector: Selector, msg: Any) -> Any:
     return msg.get(selector) if isinstance(msg, dict) else None
 
 
-class JsonWsProtocol(Adapter):
+class FeedProtocol(Adapter):
     """A generic JSON feed.
 
     Args:

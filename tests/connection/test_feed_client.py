@@ -66,7 +66,7 @@ def feed() -> Iterator[dict]:
 
 
 def test_generic_feed_with_custom_messages_routing_and_acks(feed):
-    client = sk.websocket(
+    client = sk.feed(
         feed["url"],
         subscribe=lambda t: {"op": "sub", "topic": t},
         unsubscribe=lambda t: {"op": "unsub", "topic": t},
@@ -86,7 +86,7 @@ def test_generic_feed_with_custom_messages_routing_and_acks(feed):
 
 
 def test_feed_without_subscriptions_delivers_everything_to_all(feed):
-    client = sk.websocket(feed["url"], subscribe=None, unsubscribe=None, route="topic")
+    client = sk.feed(feed["url"], subscribe=None, unsubscribe=None, route="topic")
     rows = sk.collect(client.subscribe(), count=1, timeout=5)
     assert rows == [{"hello": "feed"}] and rows[0].origin == "*"
     assert feed["requests"] == []  # nothing was sent to the feed
@@ -94,9 +94,9 @@ def test_feed_without_subscriptions_delivers_everything_to_all(feed):
 
 
 def test_messages_for_no_subscribed_topic_are_kept_as_problems(feed):
-    client = sk.websocket(feed["url"], subscribe=lambda t: {"op": "sub", "topic": t}, route="topic")
+    client = sk.feed(feed["url"], subscribe=lambda t: {"op": "sub", "topic": t}, route="topic")
     problems: list[object] = []
-    client.errors.subscribe(problems.append)
+    client.problems.subscribe(problems.append)
     sk.collect(client.subscribe("x"), count=1, timeout=5)
     assert [p.kind for p in problems][:1] == ["unknown"]
     assert b'"hello"' in problems[0].raw  # the raw frame, as received
