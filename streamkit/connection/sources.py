@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
+from .._redact import install_http
 from ..core import Message, Stream, Topic
 from ..errors import AuthenticationError, ProtocolError
 from ..protocols import FeedProtocol, MistProtocol, SmcProtocol
@@ -25,7 +26,6 @@ from ..protocols.feed import ALL, MessageBuilder, Selector
 from ..protocols.smc import HttpRequest, HttpResponse, SmcSession
 from .client import Client
 from .policy import Reconnect
-from .redact import install_http
 from .transport import Connector, Transport, TransportOptions, connector
 
 __all__ = ["FeedClient", "MistClient", "SmcClient", "feed", "mist", "smc"]

@@ -19,9 +19,9 @@ from typing import Any, Literal, Protocol, TypeAlias
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus
 
+from .._redact import websockets_logger
 from ..core import Topic
 from ..errors import AuthenticationError, RateLimited
-from .redact import websockets_logger
 
 __all__ = [
     "CONNECTORS",

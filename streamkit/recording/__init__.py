@@ -1,7 +1,7 @@
 """Record raw frames with their receive times; replay them through the same protocol adapter."""
 
 from .playback import RecordingReader, ReplayClient, ReplaySummary, read_header, read_recording, replay
-from .recorder import FORMAT, Entry, Recorder, record, safe_url
+from .recorder import FORMAT, Entry, Recorder, record
 
 __all__ = [
     "FORMAT",
@@ -14,5 +14,4 @@ __all__ = [
     "read_recording",
     "record",
     "replay",
-    "safe_url",
 ]

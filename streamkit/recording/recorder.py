@@ -20,16 +20,16 @@ from collections.abc import Hashable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import urlsplit, urlunsplit
 
 from .._json import dumps, loads
+from .._redact import safe_url
 from .._version import __version__
 from ..core import Topic
 
 if TYPE_CHECKING:
     from ..connection.client import Client
 
-__all__ = ["FLUSH_SECONDS", "FORMAT", "Entry", "Recorder", "decode_line", "encode_line", "record", "safe_url"]
+__all__ = ["FLUSH_SECONDS", "FORMAT", "Entry", "Recorder", "decode_line", "encode_line", "record"]
 
 FORMAT = 2
 FLUSH_SECONDS = 1.0
@@ -42,14 +42,6 @@ class Entry(NamedTuple):
     direction: str  # "in" or "out"
     topic: Topic | None
     frame: str | bytes
-
-
-def safe_url(url: str) -> str:
-    """``url`` without user info, query or fragment (where credentials could hide)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _as_json(topic: Topic | None) -> Any:

@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .._json import dumps
-from ..connection.redact import websockets_logger
+from .._redact import websockets_logger
 from ..protocols import mist
 from ..protocols.base import Malformed, SubscribeRequest
 from ._server import Faults, Peer, Simulator

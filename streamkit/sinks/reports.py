@@ -15,11 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .._redact import safe_url
 from .._version import __version__
-from ..connection.client import Client
 from ..core import topic_text
 from ..ops._base import describe
-from ..recording.recorder import safe_url
 from .archive import epoch_seconds
 from .frame import LiveFrame
 from .plot import LivePlot
@@ -62,6 +61,8 @@ class Provenance:
             self.last = last if self.last is None else max(self.last, last)
 
     def add_source(self, source: Any) -> None:
+        from ..connection.client import Client  # loaded already when a client is passed
+
         if isinstance(source, Client):
             header = getattr(source, "header", None)  # a replay: what was recorded, and from where
             if header is not None:

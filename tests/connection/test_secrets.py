@@ -28,7 +28,7 @@ def test_debug_logs_carry_no_token_cookie_or_password(caplog):
 
 
 def test_redact_patterns():
-    from streamkit.connection.redact import redact
+    from streamkit._redact import redact
 
     assert redact("> Authorization: Token abc") == "> Authorization: <redacted>"
     assert redact("< Set-Cookie: JSESSIONID=abc; Path=/") == "< Set-Cookie: <redacted>"

@@ -11,7 +11,8 @@ import pytest
 
 import streamkit as sk
 from streamkit import ops
-from streamkit.recording import read_recording, safe_url
+from streamkit._redact import safe_url
+from streamkit.recording import read_recording
 from streamkit.sim import MistSimulator, SmcSimulator
 
 from ..connection.test_mist_client import wait_for

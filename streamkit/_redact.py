@@ -1,12 +1,13 @@
-"""Keep credentials out of log records: websockets logs upgrade headers at DEBUG, httpx logs request URLs
+"""Keep credentials out of URLs and log records: websockets logs upgrade headers at DEBUG, httpx logs request URLs
 (SMC's lms_login carries the password there), httpcore traces raw header tuples."""
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "install", "install_http", "redact", "websockets_logger"]
+__all__ = ["REDACTED", "install", "install_http", "redact", "safe_url", "websockets_logger"]
 
 REDACTED = "<redacted>"
 _HEADERS = r"(?:authorization|proxy-authorization|cookie|set-cookie)"
@@ -63,3 +64,11 @@ def install_http() -> None:
 def websockets_logger(name: str = "streamkit.websockets") -> logging.Logger:
     """A logger to hand websockets' connections and servers, credentials redacted."""
     return install(logging.getLogger(name))
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user info, query or fragment (where credentials could hide)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
