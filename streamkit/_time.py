@@ -1,0 +1,184 @@
+"""The one place times are converted (as JSON is in ``_json.py``): epoch numbers, ISO 8601 text, datetimes and
+pandas Timestamps to epoch seconds and UTC datetimes, and where a record's time is.
+
+The rule, everywhere in streamkit:
+
+- an epoch number is in the unit given (``"s"``, ``"ms"``, ``"us"``, ``"ns"``); with no unit, its magnitude says
+  which (:func:`unit_of`: below 1e11 seconds, below 1e14 milliseconds, below 1e17 microseconds, else nanoseconds);
+- ISO 8601 text (``"2023-06-12T17:56:47Z"``, with or without an offset) and ``datetime`` / pandas ``Timestamp``
+  are read as they say; without a time zone they are UTC; a ``date`` is its midnight, UTC;
+- anything else (``None``, bools, NaN and infinities, other text, other types) is not a time: ``None``;
+- the field name ``"received"`` is the message's arrival (:attr:`Message.received <streamkit.core.Message>`, epoch
+  seconds) unless the payload has a ``"received"`` key of its own (:func:`time_of`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date, datetime, timezone
+from numbers import Real
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "ARRIVAL",
+    "SECONDS_BELOW",
+    "UNITS",
+    "check_unit",
+    "epoch_seconds",
+    "time_of",
+    "time_value",
+    "unit_of",
+    "utc_datetime",
+    "utc_timestamp",
+]
+
+#: How many of each unit make a second.
+UNITS: dict[str, float] = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+
+#: An epoch number smaller than this (in magnitude) is seconds: 1e11 s is the year 5138, 1e11 ms March 1973.
+SECONDS_BELOW = 1e11
+
+#: The field name that means a message's arrival time.
+ARRIVAL = "received"
+
+_UTC = timezone.utc
+_MAGNITUDES = ((SECONDS_BELOW, "s"), (1e14, "ms"), (1e17, "us"))  # (below, unit); beyond: nanoseconds
+
+
+def check_unit(unit: str | None) -> str | None:
+    """``unit`` when it is one of :data:`UNITS` or None (by magnitude), else ValueError."""
+    if unit is not None and unit not in UNITS:
+        raise ValueError(f"unit is one of {', '.join(UNITS)} (or None: by magnitude), not {unit!r}")
+    return unit
+
+
+def unit_of(number: float) -> str:
+    """The unit of an epoch number, by its magnitude.
+
+    >>> unit_of(1_686_592_607), unit_of(1_686_592_607_000), unit_of(1.686e15), unit_of(1.686e18)
+    ('s', 'ms', 'us', 'ns')
+    """
+    size = abs(number)
+    for below, unit in _MAGNITUDES:
+        if size < below:
+            return unit
+    return "ns"
+
+
+def _parse_iso(text: str) -> datetime | None:
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read the Z
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
+
+
+def epoch_seconds(value: Any, unit: str | None = None) -> float | None:
+    """Seconds since the epoch of a time (see the module's rule), or None when ``value`` is not a time.
+
+    Args:
+        value: an epoch number, ISO 8601 text, a ``datetime`` / pandas ``Timestamp`` (naive: UTC) or a ``date``.
+        unit: the unit of epoch numbers (``s ms us ns``); None: by magnitude.
+
+    >>> epoch_seconds(1_686_592_607_500), epoch_seconds("2023-06-12T17:56:47.5Z"), epoch_seconds(True)
+    (1686592607.5, 1686592607.5, None)
+    """
+    kind = type(value)
+    if kind is float or kind is int:
+        number: float = value
+    elif kind is str:
+        parsed = _parse_iso(value)
+        return None if parsed is None else parsed.timestamp()
+    elif isinstance(value, datetime):
+        try:
+            return (value if value.tzinfo is not None else value.replace(tzinfo=_UTC)).timestamp()
+        except (ValueError, OverflowError, OSError):  # pandas NaT, out of range
+            return None
+    elif isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=_UTC).timestamp()
+    elif isinstance(value, bool) or not isinstance(value, Real):
+        return _numpy_datetime(value)
+    else:  # numpy numbers, fractions
+        number = float(value)
+    if not math.isfinite(number):
+        return None
+    per_second = UNITS[unit or unit_of(number)]
+    return number / per_second if per_second != 1.0 else float(number)
+
+
+def _numpy_datetime(value: Any) -> float | None:
+    """A numpy ``datetime64`` in seconds (NaT: None); None for anything else."""
+    if type(value).__name__ != "datetime64" or value != value:
+        return None
+    nanoseconds = int(value.astype("datetime64[ns]").astype("int64"))
+    return nanoseconds / 1e9
+
+
+def utc_datetime(value: Any, unit: str | None = None) -> datetime | None:
+    """The time ``value`` stands for as an aware UTC ``datetime`` (see :func:`epoch_seconds`), or None.
+
+    A ``datetime`` (or pandas ``Timestamp``) keeps its precision and type; epoch numbers go through seconds.
+
+    >>> utc_datetime("2023-06-12T19:56:47+02:00")
+    datetime.datetime(2023, 6, 12, 17, 56, 47, tzinfo=datetime.timezone.utc)
+    """
+    if isinstance(value, datetime):
+        if value != value:  # pandas NaT
+            return None
+        try:
+            return value.astimezone(_UTC) if value.tzinfo is not None else value.replace(tzinfo=_UTC)
+        except (ValueError, OverflowError, OSError):
+            return None
+    if type(value) is str:
+        parsed = _parse_iso(value)
+        try:
+            return None if parsed is None else parsed.astimezone(_UTC)
+        except (ValueError, OverflowError):
+            return None
+    seconds = epoch_seconds(value, unit)
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, _UTC)
+    except (ValueError, OverflowError, OSError):  # beyond the years datetime holds
+        return None
+
+
+def utc_timestamp(value: Any, unit: str | None = None) -> pd.Timestamp | None:
+    """The time ``value`` stands for as a pandas UTC ``Timestamp`` (see :func:`epoch_seconds`), or None."""
+    import pandas as pd
+
+    seconds = epoch_seconds(value, unit)
+    return None if seconds is None else pd.Timestamp(seconds, unit="s", tz="UTC")
+
+
+def time_value(record: Mapping[str, Any], field: str) -> Any:
+    """The raw value of a record's time field: ``record[field]``, where ``"received"`` is the message's arrival
+    (``Message.received``) unless the payload has a ``received`` key."""
+    value = record.get(field)
+    if value is None and field == ARRIVAL and field not in record:
+        return getattr(record, ARRIVAL, None)
+    return value
+
+
+def time_of(record: Mapping[str, Any], field: str, unit: str | None = None) -> float | None:
+    """A record's time in epoch seconds, read from ``field`` (None: it has no usable time there).
+
+    ``"received"`` is the message's arrival (``Message.received``, always seconds) unless the payload has a
+    ``received`` key of its own; ``unit`` is the unit of the field's epoch numbers (None: by magnitude).
+
+    >>> from streamkit.core import Message
+    >>> time_of(Message({"cpu": 7}, "/t", 1700000000.0), "received"), time_of({"_time": 1.7e12}, "_time")
+    (1700000000.0, 1700000000.0)
+    """
+    value = record.get(field)
+    if value is None and field == ARRIVAL and field not in record:
+        return epoch_seconds(getattr(record, ARRIVAL, None), "s")
+    return epoch_seconds(value, unit)
