@@ -30,6 +30,7 @@ from reactivex import Observable
 from reactivex.disposable import SingleAssignmentDisposable
 
 from .._json import dumps
+from .._time import epoch_seconds, utc_datetime
 from ..core import Message
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
     from .view import LiveView
 
-__all__ = ["ArchiveWriter", "datasets", "epoch_seconds", "query", "read", "write"]
+__all__ = ["ArchiveWriter", "datasets", "query", "read", "write"]
 
 log = logging.getLogger("streamkit.archive")
 
@@ -56,7 +57,8 @@ class ArchiveWriter:
 
     Args:
         partition_by: a field to partition by after the date (e.g. ``"site_id"``).
-        time_field: the field whose time picks the date partition (default: when the record arrived).
+        time_field: the field whose time picks the date partition (default, and for records without a usable time
+            there: when the record arrived); see ``streamkit._time`` for what is a time.
         batch_rows / flush_seconds: a batch is written when it has this many rows or is this old; a crash loses
             at most the batch not yet written.
 
@@ -184,8 +186,9 @@ class ArchiveWriter:
     def _partitions(self, rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in rows:
-            at = epoch_seconds(row.get(self.time_field) if self.time_field else row["received"])
-            parts = [f"date={datetime.fromtimestamp(at, timezone.utc).date().isoformat()}"]
+            when = utc_datetime(row.get(self.time_field)) if self.time_field else None
+            when = when or utc_datetime(row["received"]) or datetime.now(timezone.utc)  # no time: today
+            parts = [f"date={when.date().isoformat()}"]
             if self.partition_by is not None:
                 parts.append(f"{self.partition_by}={quote(str(row.get(self.partition_by)), safe='')}")
             groups.setdefault(tuple(parts), []).append(row)
@@ -213,7 +216,8 @@ class ArchiveWriter:
         for name in names:
             values = [row.get(name) for row in rows]
             if name == "received":
-                micros = pa.array([int(epoch_seconds(v) * 1_000_000) for v in values], pa.int64())
+                seconds = [epoch_seconds(v) for v in values]
+                micros = pa.array([None if s is None else round(s * 1_000_000) for s in seconds], pa.int64())
                 columns[name] = micros.cast(pa.timestamp("us", tz="UTC"))
                 continue
             try:
@@ -221,17 +225,6 @@ class ArchiveWriter:
             except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types in one column: keep them as text
                 columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
         return pa.table(columns)
-
-
-def epoch_seconds(value: Any) -> float:
-    """Seconds since the epoch from seconds, milliseconds, an ISO string or a datetime (else now)."""
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).timestamp()
-    if isinstance(value, (int, float)):
-        return value / 1000 if value > 1e11 else float(value)  # Mist sends milliseconds in places
-    return time.time()
 
 
 @atexit.register

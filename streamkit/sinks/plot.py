@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Hashable, Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from reactivex import Observable
 
+from .._time import time_value, utc_datetime
 from .view import LiveView, rows_of
 
 __all__ = ["KINDS", "LivePlot", "PlotState"]
@@ -56,11 +56,9 @@ class PlotState:
             if trace is None:
                 trace = self.traces[key] = (deque(maxlen=self.max_points), deque(maxlen=self.max_points))
             if self.kind != "histogram":
-                x = record.get(self.x) if self.x else None
-                if x is None and self.x == "received":  # the record's arrival time (streams without a time field)
-                    x = getattr(record, "received", None)
-                if self.x_time and isinstance(x, (int, float)):
-                    x = datetime.fromtimestamp(x, tz=timezone.utc)
+                x = time_value(record, self.x) if self.x else None  # "received": the arrival, without such a field
+                if self.x_time:
+                    x = utc_datetime(x) or x  # a value that is not a time is plotted as it is
                 trace[0].append(x)
             trace[1].append(y)
             self.changed.add(key)
@@ -80,7 +78,8 @@ class LivePlot(LiveView):
         x, y: field names; color: one trace per value of this field (created as keys appear).
         kind: ``line``, ``scatter``, ``bar`` (latest y per ``color`` key, or per ``x``) or ``histogram`` (of y).
         max_points: newest points kept per trace; fps: most figure updates per second.
-        x_time: show x as time (default: when x is named like ``_time``, ``timestamp`` or ``last_seen``).
+        x_time: show x as time (default: when x is named like ``_time``, ``timestamp`` or ``last_seen``): epoch
+            numbers (unit by magnitude), ISO 8601 text and datetimes become UTC datetimes.
             ``x="received"`` plots against each record's arrival time (for statuses that carry no time).
 
     Example::

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from .._redact import safe_url
+from .._time import epoch_seconds, utc_datetime
 from .._version import __version__
 from ..core import topic_text
 from ..ops._base import describe
-from .archive import epoch_seconds
 from .frame import LiveFrame
 from .plot import LivePlot
 from .view import LiveView
@@ -89,7 +89,8 @@ class Provenance:
 
 
 def _utc(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    when = utc_datetime(t, "s")
+    return "?" if when is None else when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _duration(seconds: float) -> str:
@@ -101,21 +102,23 @@ def _duration(seconds: float) -> str:
 
 
 def _frame_times(df: Any) -> tuple[float | None, float | None]:
-    """The span of a DataFrame's first time-like column (datetimes, or epoch seconds/milliseconds)."""
+    """The span of a DataFrame's first time-like column: datetimes, epoch numbers (unit by magnitude) or ISO
+    8601 text, in epoch seconds."""
     import pandas as pd
 
     for name in TIME_COLUMNS:
         if name not in df.columns or df.empty:
             continue
-        column = df[name]
-        if pd.api.types.is_datetime64_any_dtype(column):
-            values = column.dropna()
-            if values.empty:
-                continue
-            low, high = values.min(), values.max()
-            return low.timestamp(), high.timestamp()
-        if pd.api.types.is_numeric_dtype(column):
-            return epoch_seconds(float(column.min())), epoch_seconds(float(column.max()))
+        column = df[name].dropna()
+        if column.empty:
+            continue
+        if pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_numeric_dtype(column):
+            low, high = epoch_seconds(column.min()), epoch_seconds(column.max())
+        else:  # text or mixed: each value on its own
+            seconds = [t for t in map(epoch_seconds, column) if t is not None]
+            low, high = (min(seconds), max(seconds)) if seconds else (None, None)
+        if low is not None and high is not None:
+            return low, high
     return None, None
 
 
