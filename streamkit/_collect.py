@@ -69,8 +69,19 @@ def collect(source: Observable[Any], *, count: int | None = None, timeout: float
 
     Works in a script and inside a notebook cell (there it lets the kernel's loop run while it waits).
 
-    Example::
+    A finite Observable returns when it completes; a live subscription once ``count`` records arrived:
 
-        rows = sk.collect(devices, count=10, timeout=30)
+    >>> import reactivex, streamkit as sk
+    >>> sk.collect(reactivex.of(1, 2, 3), timeout=5)
+    [1, 2, 3]
+    >>> from streamkit.sim import MistSimulator
+    >>> sim = MistSimulator(seed=1, interval=0.05, sites=1, aps=2).start()
+    >>> mist = sk.mist(url=sim.url, token=sim.token)
+    >>> devices = mist.subscribe(sim.channel("device_stats"))
+    >>> rows = sk.collect(devices, count=3, timeout=10)
+    >>> len(rows), rows[0].origin == sim.channel("device_stats"), "mac" in rows[0]
+    (3, True, True)
+    >>> mist.close()
+    >>> sim.stop()
     """
     return runtime.run(acollect(source, count=count, timeout=timeout))

@@ -3,6 +3,13 @@
 In Jupyter that is the kernel's own loop (cells run on it), so observers and widgets are only ever touched
 on the kernel's thread. In a plain script it is one background loop thread that streamkit starts on first
 use. Code on other threads hands work back with :func:`call_soon`.
+
+In a script (and in these examples) that is the background loop, on a thread of its own:
+
+>>> from streamkit import runtime
+>>> loop = runtime.get_loop()
+>>> loop.is_running(), runtime.in_loop_thread(loop)
+(True, False)
 """
 
 from __future__ import annotations
@@ -92,6 +99,14 @@ def submit(
 
     From another thread this waits for the result. On the loop's own thread (a notebook cell) waiting would
     block the kernel, so the coroutine is scheduled as a task and the task is returned.
+
+    >>> import asyncio
+    >>> from streamkit import runtime
+    >>> async def answer():
+    ...     await asyncio.sleep(0.01)
+    ...     return 42
+    >>> runtime.submit(answer(), timeout=5)          # a script: the result
+    42
     """
     loop = loop or get_loop()
     if in_loop_thread(loop):
@@ -104,6 +119,14 @@ def run(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
 
     Works in a script and inside a notebook cell: there the kernel's loop is already running in this thread,
     so nest-asyncio lets it run the coroutine to completion re-entrantly.
+
+    >>> import asyncio
+    >>> from streamkit import runtime
+    >>> async def answer():
+    ...     await asyncio.sleep(0.01)
+    ...     return 42
+    >>> runtime.run(answer(), timeout=5)
+    42
     """
     loop = get_loop()
     if not in_loop_thread(loop):
@@ -115,7 +138,19 @@ def run(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
 
 
 def call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], *args: Any) -> None:
-    """Call ``callback(*args)`` on ``loop``'s thread, from any thread."""
+    """Call ``callback(*args)`` on ``loop``'s thread, from any thread.
+
+    >>> import threading
+    >>> from streamkit import runtime
+    >>> called_on = []
+    >>> done = threading.Event()
+    >>> def callback(tag):
+    ...     called_on.append((tag, threading.current_thread().name))
+    ...     done.set()
+    >>> runtime.call_soon(runtime.get_loop(), callback, "hello")
+    >>> done.wait(5), called_on
+    (True, [('hello', 'streamkit-loop')])
+    """
     if in_loop_thread(loop):
         loop.call_soon(callback, *args)
     else:
@@ -124,7 +159,13 @@ def call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], *ar
 
 def scheduler() -> AsyncIOThreadSafeScheduler:
     """A reactivex scheduler on streamkit's loop, for time-based operators (not reactivex's thread-per-timer
-    default): timers fire on the loop thread, where the observers run."""
+    default): timers fire on the loop thread, where the observers run.
+
+    >>> import reactivex, streamkit as sk
+    >>> ticks = reactivex.interval(0.01, scheduler=sk.scheduler())
+    >>> sk.collect(ticks, count=3, timeout=5)
+    [0, 1, 2]
+    """
     from reactivex.scheduler.eventloop import AsyncIOThreadSafeScheduler
 
     return AsyncIOThreadSafeScheduler(get_loop())

@@ -1,8 +1,22 @@
 """The clients users create: ``sk.mist(...)``, ``sk.smc(...)``, ``sk.feed(...)``.
 
+A subscription is a hot, shared Observable: its first observer connects and subscribes, later ones share it, and
+when the last one goes the server is told to unsubscribe. Against the Mist cloud the client is
+``sk.mist(region="emea01")`` with the token in ``$MIST_API_TOKEN``; here it is the bundled simulator:
+
 >>> import streamkit as sk
->>> mist = sk.mist(token="...", region="emea01")                      # doctest: +SKIP
->>> devices = mist.subscribe(f"/sites/{site_id}/stats/devices")       # doctest: +SKIP
+>>> from streamkit.sim import MistSimulator
+>>> sim = MistSimulator(seed=1, interval=0.05, sites=1, aps=2).start()
+>>> mist = sk.mist(url=sim.url, token=sim.token)
+>>> devices = mist.subscribe(sim.channel("device_stats"))
+>>> seen = []
+>>> subscription = devices.subscribe(seen.append)      # connects and subscribes
+>>> rows = sk.collect(devices, count=3, timeout=10)    # shares that subscription
+>>> mist.topics == (sim.channel("device_stats"),), len(rows), len(seen) >= 3
+(True, 3, True)
+>>> subscription.dispose()
+>>> mist.close()
+>>> sim.stop()
 """
 
 from __future__ import annotations
@@ -199,11 +213,22 @@ def mist(
         transport: ``"websockets"``, or a connector (see :mod:`streamkit.connection.transport`).
         record: also record every frame to this ``.jsonl.gz`` file (see ``sk.record``), until close().
 
-    Example::
+    Nothing connects until a subscription has an observer, so a cloud client can be made and looked at here:
 
-        mist = sk.mist(region="emea01")                 # token from $MIST_API_TOKEN
-        devices = mist.subscribe(f"/sites/{site_id}/stats/devices")
-        devices.subscribe(print)
+    >>> import streamkit as sk
+    >>> cloud = sk.mist(region="emea01", token="...")    # or the token from $MIST_API_TOKEN
+    >>> cloud.url
+    'wss://api-ws.eu.mist.com/api-ws/v1/stream'
+    >>> cloud.close()
+
+    Streaming, here from the bundled simulator (with ``email``/``password``; ``token`` and ``cookies`` work too):
+
+    >>> from streamkit.sim import MistSimulator
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     with sk.mist(url=sim.url, email=sim.email, password=sim.password) as mist:
+    ...         rows = sk.collect(mist.subscribe(sim.channel("device_stats")), count=3, timeout=10)
+    >>> len(rows), all("mac" in row for row in rows)
+    (3, True)
     """
     if sum(x is not None for x in (region, host, url)) > 1:
         raise ValueError("give at most one of region=, host= or url=")
@@ -281,10 +306,21 @@ def smc(
         ssl / verify: a custom ``SSLContext``, or ``verify=False`` for a lab SMC with a self-signed certificate.
         transport: ``"websockets"``, or a connector for the status socket (see :mod:`streamkit.connection.transport`).
 
-    Example::
+    A lab SMC is ``sk.smc(url="https://smc.example.com:8082", api_key=key, verify=False)``; here, the bundled
+    simulator:
 
-        smc = sk.smc(url="https://smc:8082", api_key=key)
-        nodes = smc.subscribe(context="fw_single")
+    >>> import streamkit as sk
+    >>> from streamkit.sim import SmcSimulator
+    >>> with SmcSimulator(seed=1, interval=0.05) as sim, sk.smc(url=sim.url, api_key=sim.api_key) as smc:
+    ...     nodes = sk.collect(smc.subscribe(context="fw_single"), count=2, timeout=10)
+    ...     node = sk.collect(smc.subscribe(element=sim.hrefs["nodes"][0]), count=1, timeout=10)
+    ...     logged_in = sim.sessions
+    >>> [row.origin for row in nodes]
+    [('context', 'fw_single'), ('context', 'fw_single')]
+    >>> node[0].origin == ("element", sim.hrefs["nodes"][0]), "monitoring_state" in node[0]
+    (True, True)
+    >>> logged_in, sim.sessions                # close() logged out
+    (1, 0)
     """
     url = url or _env("SMC_URL")
     if url is None:
@@ -341,11 +377,30 @@ def feed(
     """A client for any JSON WebSocket feed (see :class:`~streamkit.protocols.feed.FeedProtocol` for
     ``subscribe``, ``unsubscribe``, ``route``, ``payload`` and ``ack``).
 
-    Example::
+    A feed without topics that pushes everything unasked is ``sk.feed(url, subscribe=None).subscribe()``. One that
+    wants ``{"op": "sub", "topic": ...}`` and sends ``{"topic": ..., "data": {...}}``, played here by an in-memory
+    server (against a real one, drop ``transport=``):
 
-        prices = sk.feed("wss://feed.example/ws", subscribe=lambda t: {"op": "sub", "topic": t}, route="topic")
-        ticks = prices.subscribe("prices")
-        everything = sk.feed("ws://127.0.0.1:9000", subscribe=None).subscribe()   # a feed without topics
+    >>> import json, streamkit as sk
+    >>> from streamkit.connection import MemoryServer
+    >>> def respond(connection, frame):             # the server answers a subscription with one price
+    ...     request = json.loads(frame)
+    ...     if request["op"] == "sub":
+    ...         connection.push(json.dumps({"topic": request["topic"], "data": {"px": 1.5}}))
+    >>> server = MemoryServer(respond=respond)
+    >>> prices = sk.feed(
+    ...     "wss://feed.example/ws",
+    ...     subscribe=lambda t: {"op": "sub", "topic": t},
+    ...     unsubscribe=lambda t: {"op": "unsub", "topic": t},
+    ...     route="topic",
+    ...     payload="data",
+    ...     transport=server.connect,
+    ... )
+    >>> sk.collect(prices.subscribe("prices"), count=1, timeout=10)
+    [Message({'px': 1.5}, origin='prices')]
+    >>> server.connections[0].sent[0]
+    '{"op":"sub","topic":"prices"}'
+    >>> prices.close()
     """
     adapter = FeedProtocol(subscribe=subscribe, unsubscribe=unsubscribe, route=route, payload=payload, ack=ack)
     options = TransportOptions(

@@ -21,9 +21,21 @@ def health(client: Client, *, every: float = 1.0, **watch: Any) -> Health:
     """The health view of ``client``; ``watch`` adds operators' counters by name, e.g.
     ``late=event_windows_op`` (its ``late_count``) or ``dropped=backpressure_op`` (its ``dropped``).
 
-    Example::
+    In a cell, ``sk.health(mist)`` (or ``mist.health()``) shows a table that refreshes every ``every`` seconds;
+    :meth:`Health.snapshot` gives its figures:
 
-        sk.health(mist, late=windows, slow_view=bp)      # or mist.health()
+    >>> import streamkit as sk
+    >>> from streamkit.sim import MistSimulator
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     with sk.mist(url=sim.url, token=sim.token) as mist:
+    ...         slow_view = sk.ops.backpressure("buffer", size=10_000)
+    ...         view = sk.health(mist, slow_view=slow_view)
+    ...         rows = sk.collect(mist.subscribe(sim.channel("device_stats")).pipe(slow_view), count=3, timeout=10)
+    ...         snapshot = view.snapshot()
+    >>> snapshot["url"] == sim.url, snapshot["messages"] >= 3, snapshot["reconnects"], snapshot["problems"]
+    (True, True, 0, {})
+    >>> snapshot["watched"]["slow_view"]["dropped"], view.snapshot()["state"]
+    (0, 'closed')
     """
     return Health(client, every=every, watch=watch)
 

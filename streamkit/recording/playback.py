@@ -150,10 +150,23 @@ class RecordingReader:
 def read_recording(path: str | Path, summary: ReplaySummary | None = None) -> tuple[dict[str, Any], Iterator[Entry]]:
     """The header of a recording and an iterator over its frames (:class:`~streamkit.recording.Entry`).
 
-    Example::
-
-        header, entries = sk.recording.read_recording("devices.jsonl.gz")
-        inbound = [e for e in entries if e.direction == "in"]
+    >>> import shutil, tempfile, streamkit as sk
+    >>> from pathlib import Path
+    >>> from streamkit.sim import MistSimulator
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     channel = sim.channel("device_stats")
+    ...     with sk.mist(url=sim.url, token=sim.token, record=folder / "devices.jsonl.gz") as mist:
+    ...         rows = sk.collect(mist.subscribe(channel), count=3, timeout=10)
+    >>> header, entries = sk.recording.read_recording(folder / "devices.jsonl.gz")
+    >>> header["kind"], header["url"] == sim.url
+    ('Mist', True)
+    >>> first, *rest = entries
+    >>> first.direction, first.frame == f'{{"subscribe":"{channel}"}}'.encode()
+    ('out', True)
+    >>> sum(1 for e in rest if e.direction == "in" and e.topic == channel) >= 3
+    True
+    >>> shutil.rmtree(folder)
     """
     header = read_header(path)
 
@@ -282,12 +295,24 @@ class ReplayClient(Client):
 def replay(path: str | Path, *, speed: float | None = 1.0, adapter: Adapter | None = None) -> ReplayClient:
     """Replay a recording: ``speed=1`` real time, ``speed=20`` twenty times faster, ``speed=None`` flat out.
 
-    Time operators on its streams run on the recording's clock, so windows close as they did live.
-    Example::
+    Time operators on its streams run on the recording's clock, so windows close as they did live
+    (``rec.subscribe(channel).pipe(sk.ops.tumbling(60))`` gives the minutes the live stream gave).
 
-        rec = sk.replay("devices.jsonl.gz", speed=None)
-        windows = rec.subscribe(channel).pipe(sk.ops.tumbling(60))
-        rows = sk.collect(windows, timeout=60)
-        rec.summary          # frames replayed, corrupt lines skipped, where a damaged file ended
+    >>> import shutil, tempfile, streamkit as sk
+    >>> from pathlib import Path
+    >>> from streamkit.sim import MistSimulator
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     channel = sim.channel("device_stats")
+    ...     with sk.mist(url=sim.url, token=sim.token, record=folder / "devices.jsonl.gz") as mist:
+    ...         live = sk.collect(mist.subscribe(channel), count=3, timeout=10)
+    >>> rec = sk.replay(folder / "devices.jsonl.gz", speed=None)     # flat out; speed=1 keeps the recorded pace
+    >>> replayed = sk.collect(rec.subscribe(channel), timeout=10)   # observers complete at the end
+    >>> replayed[:3] == live, replayed[0].origin == channel
+    (True, True)
+    >>> rec.summary.frames >= 3, rec.summary.skipped, rec.summary.stopped    # nothing damaged
+    (True, [], None)
+    >>> rec.close()
+    >>> shutil.rmtree(folder)
     """
     return ReplayClient(path, speed=speed, adapter=adapter)

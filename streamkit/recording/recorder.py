@@ -173,10 +173,20 @@ class Recorder:
 def record(client: Client, path: str | Path, **rotation: Any) -> Recorder:
     """Record ``client``'s raw frames (both ways, with receive times and subscriptions) to ``path``.
 
-    Example::
+    Recording stops with ``rec.close()`` or when the client closes (``sk.mist(..., record=path)`` does the same):
 
-        rec = sk.record(mist, "devices.jsonl.gz", max_bytes=100_000_000)
-        ...
-        rec.close()
+    >>> import shutil, tempfile, streamkit as sk
+    >>> from pathlib import Path
+    >>> from streamkit.sim import MistSimulator
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     with sk.mist(url=sim.url, token=sim.token) as mist:
+    ...         rec = sk.record(mist, folder / "devices.jsonl.gz", max_bytes=100_000_000)
+    ...         rows = sk.collect(mist.subscribe(sim.channel("device_stats")), count=3, timeout=10)
+    >>> rec.files == [folder / "devices.jsonl.gz"], rec.frames >= 3
+    (True, True)
+    >>> sk.recording.read_header(folder / "devices.jsonl.gz")["kind"]
+    'Mist'
+    >>> shutil.rmtree(folder)
     """
     return Recorder(client, path, **rotation)

@@ -1,8 +1,13 @@
 """A Mist-compatible WebSocket stream server on loopback, driven by a seeded :class:`MistWorld`.
 
+The same seed gives the same organisation (ids, devices, credentials); the port is a free one unless given:
+
 >>> from streamkit.sim import MistSimulator
->>> with MistSimulator(seed=1) as sim:            # doctest: +SKIP
-...     print(sim.url, sim.channel("device_stats"))
+>>> with MistSimulator(seed=1) as sim:
+...     sim.url.startswith("ws://127.0.0.1:"), sim.channel("device_stats"), len(sim.devices)
+(True, '/sites/1e2feb89-414c-443c-9027-c4d1c386bbc4/stats/devices', 20)
+>>> sim.running
+False
 """
 
 from __future__ import annotations

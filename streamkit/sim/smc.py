@@ -1,8 +1,11 @@
 """A Forcepoint SMC-compatible server on loopback: the REST session and the status socket on one port.
 
 >>> from streamkit.sim import SmcSimulator
->>> with SmcSimulator(seed=1) as sim:             # doctest: +SKIP
-...     print(sim.url, sim.api_key, sim.hrefs["nodes"][0])
+>>> with SmcSimulator(seed=1) as sim:
+...     sim.url.startswith("http://127.0.0.1:"), sim.socket_url.endswith("/7.2/status/socket"), sim.api_key
+(True, True, 'db4277b7037a1f74af79cb83fe7d29')
+>>> {kind: len(hrefs) for kind, hrefs in sim.hrefs.items()}
+{'engines': 4, 'nodes': 5, 'vpns': 1, 'tunnels': 3, 'endpoints': 6}
 """
 
 from __future__ import annotations

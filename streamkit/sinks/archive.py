@@ -63,12 +63,27 @@ class ArchiveWriter:
             at most the batch not yet written.
 
     Nested values (dicts, lists) are stored as JSON text: flatten first (``sk.ops.flatten()``) for columns.
-    Example::
 
-        writer = sk.archive.write(devices.pipe(sk.ops.flatten()), "archive/devices", partition_by="site_id")
-        ...
-        writer.close()
-        sk.archive.query("select name, avg(cpu_util) from devices group by name", root="archive")
+    A live source (``devices.pipe(sk.ops.flatten())``) is archived until ``writer.close()``; this one ends by
+    itself, which closes the writer too:
+
+    >>> import shutil, tempfile, reactivex, streamkit as sk
+    >>> from pathlib import Path
+    >>> root = Path(tempfile.mkdtemp())
+    >>> devices = reactivex.of(
+    ...     {"name": "ap-1", "site_id": "s1", "cpu_util": 7},
+    ...     {"name": "ap-2", "site_id": "s1", "cpu_util": 12},
+    ...     {"name": "ap-3", "site_id": "s2", "cpu_util": 9},
+    ... )
+    >>> writer = sk.archive.write(devices, root / "devices", partition_by="site_id")
+    >>> writer.closed, writer.rows, writer.pending
+    (True, 3, 0)
+    >>> sk.archive.query("select site_id, count(*) as aps, max(cpu_util) as cpu from devices group by all order by 1",
+    ...                  root=root)
+      site_id  aps  cpu
+    0      s1    2   12
+    1      s2    1    9
+    >>> shutil.rmtree(root)
     """
 
     def __init__(
@@ -261,7 +276,16 @@ def query(
 ) -> pd.DataFrame:
     """Run DuckDB SQL over archived datasets; each dataset under ``root`` is a table named after its folder.
 
-    Example: ``sk.archive.query("select name, max(cpu_util) from devices group by name", root="archive")``.
+    >>> import shutil, tempfile, reactivex, streamkit as sk
+    >>> from pathlib import Path
+    >>> root = Path(tempfile.mkdtemp())
+    >>> records = [{"name": "ap-1", "cpu_util": 7}, {"name": "ap-1", "cpu_util": 9}, {"name": "ap-2", "cpu_util": 4}]
+    >>> sk.archive.write(reactivex.from_iterable(records), root / "devices").close()
+    >>> sk.archive.query("select name, max(cpu_util) as cpu from devices where cpu_util > ? group by name", root=root,
+    ...                  params=[5])
+       name  cpu
+    0  ap-1    9
+    >>> shutil.rmtree(root)
     """
     duckdb = _needs("duckdb")
     named = dict(tables) if tables is not None else datasets(root)

@@ -34,11 +34,23 @@ class LiveFrame(LiveView):
         max_rows / max_age: bounds (``max_age`` as seconds or ``"15min"``); the oldest rows go first.
         fps: most display updates per second; show: rows shown in the cell (newest first).
 
-    Example::
+    In a cell, ``frame`` shows a table that keeps updating; ``frame.df`` is a DataFrame of it at any time:
 
-        frame = sk.LiveFrame(devices.pipe(sk.ops.flatten()), key="mac", max_rows=10_000)
-        frame              # in a cell: a table that keeps updating
-        frame.df           # a DataFrame, any time
+    >>> import streamkit as sk
+    >>> from streamkit.sim import MistSimulator
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     with sk.mist(url=sim.url, token=sim.token) as mist:
+    ...         devices = mist.subscribe(sim.channel("device_stats")).pipe(sk.ops.flatten())
+    ...         frame = sk.LiveFrame(devices, key="mac", max_rows=10_000)
+    ...         rows = sk.collect(devices, count=8, timeout=10)     # meanwhile the frame fills
+    >>> df = frame.df
+    >>> frame.state.received >= 8, len(frame) == len(df) <= len(sim.devices)    # the latest row per device
+    (True, True)
+    >>> {"mac", "_time", "uptime"} <= set(df.columns), df["mac"].is_unique
+    (True, True)
+    >>> frame.status                                 # the client closed: its streams completed
+    <ViewState.COMPLETED: 'completed'>
+    >>> frame.close()
     """
 
     def __init__(

@@ -82,10 +82,21 @@ class LivePlot(LiveView):
             numbers (unit by magnitude), ISO 8601 text and datetimes become UTC datetimes.
             ``x="received"`` plots against each record's arrival time (for statuses that carry no time).
 
-    Example::
+    In a cell, ``plot`` shows a plotly FigureWidget that keeps updating; ``plot.figure`` is that widget:
 
-        plot = sk.LivePlot(devices.pipe(sk.ops.flatten()), x="_time", y="cpu_util", color="mac")
-        plot           # in a cell: a FigureWidget that keeps updating
+    >>> import streamkit as sk
+    >>> from streamkit.sim import MistSimulator
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     with sk.mist(url=sim.url, token=sim.token) as mist:
+    ...         devices = mist.subscribe(sim.channel("device_stats")).pipe(sk.ops.flatten())
+    ...         plot = sk.LivePlot(devices, x="_time", y="cpu_util", color="mac")
+    ...         rows = sk.collect(devices, count=8, timeout=10)     # meanwhile the plot fills
+    >>> plot.title, plot.state.x_time
+    ('cpu_util by mac', True)
+    >>> traces = {trace.name for trace in plot.figure.data}          # one per device that sent a cpu_util
+    >>> 0 < len(traces) and traces <= {device["mac"] for device in sim.devices}
+    True
+    >>> plot.close()
     """
 
     def __init__(

@@ -176,10 +176,27 @@ def report(
         source: the client, replay or recording the data came from (or a list of them), for the provenance.
         windows: the window operators used (or descriptions), listed in the provenance.
 
-    Example::
+    A LiveFrame or LivePlot goes in as it is now, e.g. ``sk.report("# Busy APs", frame, plot, source=mist)``; here
+    a DataFrame (its ``received`` column gives the time range):
 
-        sk.report("# Busy APs", "Clients per AP over the last hour.", busiest, cpu_plot,
-                  path="busy-aps.html", source=mist, windows=[per_minute])
+    >>> import shutil, tempfile, pandas as pd, streamkit as sk
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> busiest = pd.DataFrame({"ap": ["ap-1", "ap-2"], "clients": [31, 12], "received": [1700000000, 1700003600]})
+    >>> path = sk.report(
+    ...     "# Busy APs",
+    ...     "Clients per AP over the last hour.",
+    ...     busiest,
+    ...     path=folder / "busy-aps.html",
+    ...     source="devices.jsonl.gz",
+    ...     windows=["tumbling 60 s"],
+    ... )
+    >>> page = path.read_text()
+    >>> "<h1>Busy APs</h1>" in page, "<td>ap-2</td>" in page, "devices.jsonl.gz" in page
+    (True, True, True)
+    >>> "2023-11-14T22:13:20Z to 2023-11-14T23:13:20Z (60.0 min)" in page
+    True
+    >>> shutil.rmtree(folder)
     """
     provenance = Provenance(windows=[describe(w) for w in windows])
     for one in source if isinstance(source, (list, tuple)) else ([source] if source is not None else []):

@@ -22,7 +22,12 @@ _UNITS = {"ms": 0.001, "s": 1, "sec": 1, None: 1, "m": 60, "min": 60, "h": 3600,
 
 
 def parse_age(age: float | str | None) -> float | None:
-    """Seconds from ``30``, ``"90s"``, ``"15min"``, ``"2h"``, ``"1d"`` (``None``: no age limit)."""
+    """Seconds from ``30``, ``"90s"``, ``"15min"``, ``"2h"``, ``"1d"`` (``None``: no age limit).
+
+    >>> from streamkit.sinks import parse_age
+    >>> parse_age(30), parse_age("90s"), parse_age("15min"), parse_age("1d"), parse_age(None)
+    (30.0, 90.0, 900.0, 86400.0, None)
+    """
     if age is None or isinstance(age, (int, float)):
         if age is not None and age <= 0:
             raise ValueError(f"max_age must be positive, not {age}")
@@ -43,6 +48,31 @@ class TableState:
         max_rows: most rows kept (append mode: the newest; keyed mode: the most recently updated keys).
         max_age: drop rows older than this (seconds or ``"15min"``), by arrival time.
         clock: seconds now (injectable for tests).
+
+    Keyed, merged and bounded by count: the least recently updated key goes first.
+
+    >>> from streamkit.sinks import TableState
+    >>> table = TableState(key="mac", max_rows=2)
+    >>> table.add([{"mac": "a", "cpu": 1}, {"mac": "b", "cpu": 2}, {"mac": "a", "mem": 3}])
+    >>> table.rows()
+    [{'mac': 'b', 'cpu': 2}, {'mac': 'a', 'cpu': 1, 'mem': 3}]
+    >>> table.add([{"mac": "c", "cpu": 5}])
+    >>> [row["mac"] for row in table.rows()], table.received, table.evicted
+    (['a', 'c'], 4, 1)
+    >>> table.frame()
+      mac  cpu  mem
+    0   a    1  3.0
+    1   c    5  NaN
+
+    Appended and bounded by age (here on a clock the example moves):
+
+    >>> now = [1000.0]
+    >>> recent = TableState(max_rows=None, max_age="1min", clock=lambda: now[0])
+    >>> recent.add([{"n": 1}, {"n": 2}])
+    >>> now[0] += 90
+    >>> recent.add([{"n": 3}])
+    >>> recent.rows(), recent.evicted
+    ([{'n': 3}], 2)
     """
 
     def __init__(
