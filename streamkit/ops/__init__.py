@@ -1,7 +1,13 @@
 """Operators for ``.pipe()``: shaping, windows, aggregation, joins, flow control.
 
 Every one is a plain function (or a callable object with counters) that takes an Observable and returns one;
-time-based ones take an optional ``scheduler`` (default: streamkit's loop scheduler, see ``sk.scheduler()``).
+time-based ones take an optional ``scheduler`` (default: the subscription's clock, else streamkit's loop scheduler,
+see ``sk.scheduler()``). Times in records are read by one rule (``streamkit._time``): epoch numbers in any unit,
+ISO 8601 text, datetimes; ``"received"`` is the message's arrival.
+
+Everything an operator remembers belongs to one subscription: two subscriptions never share state, and an
+operator's counters (``event_windows.late_count``, ``backpressure.dropped`` ...) are sums over its subscriptions.
+An exception in a function you pass (a key, a reduction) ends the subscription through ``on_error``.
 """
 
 from ..core import Window

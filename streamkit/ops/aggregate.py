@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from reactivex import operators as rx
 
+from .._time import utc_timestamp
 from ..core import Window
 from ._base import Operator
 
@@ -124,10 +125,13 @@ def aggregate(by: str | list[str] | None = None, **named: tuple[str, Any]) -> Op
         items = window.items if isinstance(window, Window) else list(window)
         bounds: dict[str, Any] = {}
         if isinstance(window, Window):
-            start, end = window.start, window.end
-            if not window.by_count:
-                start, end = pd.Timestamp(start, unit="s", tz="UTC"), pd.Timestamp(end, unit="s", tz="UTC")
-            bounds = {"window_start": start, "window_end": end}
+            if window.by_count:
+                bounds = {"window_start": window.start, "window_end": window.end}
+            else:  # time windows' bounds are epoch seconds
+                bounds = {
+                    "window_start": utc_timestamp(window.start, "s"),
+                    "window_end": utc_timestamp(window.end, "s"),
+                }
             if window.key is not None:
                 bounds["key"] = window.key
         if not items:

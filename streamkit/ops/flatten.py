@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 from reactivex import operators as rx
 
+from .._time import check_unit, time_value, utc_datetime
 from ._base import Operator, copy_of, like
 
 __all__ = ["flatten", "flatten_record", "parse_time"]
@@ -69,40 +69,35 @@ def flatten(*, sep: str = ".", explode: str | None = None) -> Operator:
     return rx.flat_map(rows)
 
 
-_SCALE = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+def parse_time(field: str = "_time", *, unit: str | None = None, into: str | None = None) -> Operator:
+    """Turn ``field`` into a UTC ``datetime``, written to ``into`` (default: the field itself).
 
+    The field holds an epoch number, ISO 8601 text or a datetime (naive: UTC); see ``streamkit._time``.
+    Records without the field, or with None in it, pass through unchanged; any other value that is not a time
+    ends the stream with a ValueError that says which.
 
-def parse_time(field: str = "_time", *, unit: str = "s", into: str | None = None) -> Operator:
-    """Turn ``field`` (epoch number in ``unit`` s/ms/us/ns, or an ISO 8601 string) into a UTC ``datetime``,
-    written to ``into`` (default: the field itself). Records without the field pass through unchanged.
+    Args:
+        field: the time field; ``"received"`` is the message's arrival when the payload has no such key.
+        unit: the unit of epoch numbers (``s ms us ns``); None: by magnitude (Mist's milliseconds are read right).
+        into: the field to write the datetime to.
 
     Example::
 
         devices.pipe(sk.ops.parse_time("last_seen"))
     """
-    if unit not in _SCALE:
-        raise ValueError(f"unit is one of {', '.join(_SCALE)}, not {unit!r}")
-    scale = _SCALE[unit]
+    check_unit(unit)
     target = into or field
 
-    def convert(value: Any) -> Any:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value / scale, tz=timezone.utc)
-        if isinstance(value, str):
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-        return value
-
     def one(record: Mapping[str, Any]) -> Mapping[str, Any]:
-        if field not in record:
+        value = time_value(record, field)
+        if value is None:
             return record
+        parsed = utc_datetime(value, unit)
+        if parsed is None:
+            what = f"epoch {unit}" if unit else "an epoch number"
+            raise ValueError(f"parse_time: {field}={value!r} is not a time ({what}, ISO 8601 text or a datetime)")
         out = copy_of(record)
-        try:
-            out[target] = convert(record[field])
-        except (ValueError, OverflowError, OSError) as exc:
-            raise ValueError(
-                f"parse_time: {field}={record[field]!r} is not a time in {unit} or ISO 8601 ({exc})"
-            ) from None
+        out[target] = parsed
         return out
 
     return rx.map(one)

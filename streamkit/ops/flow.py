@@ -11,7 +11,7 @@ from reactivex import Observable, abc
 from reactivex import operators as rx
 from reactivex.disposable import CompositeDisposable, SerialDisposable
 
-from ._base import Operator, now, pick_scheduler
+from ._base import KeyFn, Operator, PerSubscription, guarded, key_function, now, pick_scheduler
 
 __all__ = ["POLICIES", "backpressure", "changes", "rate", "sample", "throttle"]
 
@@ -50,6 +50,17 @@ def sample(seconds: float, *, scheduler: abc.SchedulerBase | None = None) -> Ope
     return _with_scheduler(lambda sched: rx.sample(seconds, scheduler=sched), scheduler)
 
 
+class _Queue:
+    """One subscription's pending records and counts."""
+
+    __slots__ = ("delivered", "dropped", "items")
+
+    def __init__(self) -> None:
+        self.items: deque[Any] = deque()
+        self.dropped = 0
+        self.delivered = 0
+
+
 class backpressure:
     """Decouple a slow observer: records queue here and are handed on one by one from the scheduler, so the
     receive loop never waits for the observer. When the observer falls behind, the policy decides what goes:
@@ -59,7 +70,12 @@ class backpressure:
     - ``"buffer"``: keep the oldest ``size`` records and drop new arrivals while full.
 
     :attr:`dropped` counts exactly what the policy discarded, :attr:`delivered` what was handed on, and
-    :attr:`pending` what waits now; memory stays bounded by ``size``.
+    :attr:`pending` what waits now; memory stays bounded by ``size`` per subscription. Each subscription has its
+    own queue and counts; the counters are the sums over the subscriptions so far (a shared pipeline,
+    ``stream.pipe(bp)``, has one subscription per connection however many sinks watch it).
+
+    Records are handed on from ``scheduler``, else streamkit's loop scheduler; never from the subscription's clock
+    (a replay's clock only moves when frames arrive, so a hand-off waiting on it would stall).
 
     Example::
 
@@ -76,13 +92,22 @@ class backpressure:
         self.policy = policy
         self.size = 1 if policy == "latest" else size
         self.scheduler = scheduler
-        self.dropped = 0
-        self.delivered = 0
-        self._queues: list[deque[Any]] = []
+        self._runs: PerSubscription[_Queue] = PerSubscription(_Queue, ("dropped", "delivered"))
+
+    @property
+    def dropped(self) -> int:
+        """Records the policy discarded, over every subscription so far."""
+        return self._runs.total("dropped")
+
+    @property
+    def delivered(self) -> int:
+        """Records handed on, over every subscription so far."""
+        return self._runs.total("delivered")
 
     @property
     def pending(self) -> int:
-        return sum(len(q) for q in self._queues)
+        """Records waiting now, over the running subscriptions."""
+        return sum(len(run.items) for run in self._runs.live)
 
     def __repr__(self) -> str:
         return (
@@ -91,45 +116,47 @@ class backpressure:
         )
 
     def __call__(self, source: Observable[Any]) -> Observable[Any]:
+        size, keep_oldest = self.size, self.policy == "buffer"
+
         def subscribe(observer: abc.ObserverBase[Any], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
-            sched = pick_scheduler(self.scheduler, sub_scheduler)
-            queue: deque[Any] = deque()
-            self._queues.append(queue)
+            sched = pick_scheduler(self.scheduler, None)  # not the subscription's clock: see the docstring
+            run, end_run = self._runs.open()
+            queue = run.items
             drain = SerialDisposable()
-            state = {"draining": False, "completed": False}
+            draining = completed = False
 
             def step(_: abc.SchedulerBase, __: Any = None) -> None:
+                nonlocal draining
                 if queue:
-                    self.delivered += 1
+                    run.delivered += 1
                     observer.on_next(queue.popleft())
                 if queue:
                     drain.disposable = sched.schedule(step)
                     return
-                state["draining"] = False
-                if state["completed"]:
+                draining = False
+                if completed:
                     observer.on_completed()
 
             def on_next(item: Any) -> None:
-                if len(queue) >= self.size:
-                    self.dropped += 1
-                    if self.policy == "buffer":
+                nonlocal draining
+                if len(queue) >= size:
+                    run.dropped += 1
+                    if keep_oldest:
                         return
                     queue.popleft()
                 queue.append(item)
-                if not state["draining"]:
-                    state["draining"] = True
+                if not draining:
+                    draining = True
                     drain.disposable = sched.schedule(step)
 
             def on_completed() -> None:
-                state["completed"] = True
-                if not state["draining"]:
+                nonlocal completed
+                completed = True
+                if not draining:
                     observer.on_completed()
 
-            def forget() -> None:
-                self._queues.remove(queue)
-
             subscription = source.subscribe(on_next, observer.on_error, on_completed, scheduler=sub_scheduler)
-            return CompositeDisposable(subscription, drain, reactivex.disposable.Disposable(forget))
+            return CompositeDisposable(subscription, drain, end_run)
 
         return reactivex.create(subscribe)
 
@@ -173,24 +200,35 @@ def rate(seconds: float = 1.0, *, scheduler: abc.SchedulerBase | None = None) ->
     return operator
 
 
-def changes(
-    key: str | Callable[[Any], Hashable], fields: str | Sequence[str], *, include_first: bool = False
-) -> Operator:
+def changes(key: KeyFn, fields: str | Sequence[str], *, include_first: bool = False) -> Operator:
     """Only the records in which one of ``fields`` differs from the previous record of the same key: state
     transitions, e.g. SMC node status changes for alerts. The first record of a key counts as a change only with
-    ``include_first``.
+    ``include_first``. Each subscription remembers its own previous records.
+
+    Args:
+        key: a field name or a function of the record; fields: the field (or fields) to compare.
 
     Example: ``nodes.pipe(sk.ops.changes("name", "engine_node_status"))``.
     """
     names = [fields] if isinstance(fields, str) else list(fields)
-    key_of = key if callable(key) else (lambda record: record.get(key))
-    last: dict[Hashable, tuple[Any, ...]] = {}
+    key_of = key_function(key)
 
-    def changed(record: Any) -> bool:
-        k = key_of(record)
-        values = tuple(record.get(name) for name in names)
-        before = last.get(k)
-        last[k] = values
-        return values != before if before is not None else include_first
+    def operator(source: Observable[Any]) -> Observable[Any]:
+        def subscribe(observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None) -> Any:
+            last: dict[Hashable, tuple[Any, ...]] = {}
 
-    return rx.filter(changed)
+            def on_next(record: Any) -> None:
+                k = key_of(record)
+                values = tuple(record.get(name) for name in names)
+                before = last.get(k)
+                last[k] = values
+                if values != before if before is not None else include_first:
+                    observer.on_next(record)
+
+            return source.subscribe(
+                guarded(on_next, observer), observer.on_error, observer.on_completed, scheduler=scheduler
+            )
+
+        return reactivex.create(subscribe)
+
+    return operator

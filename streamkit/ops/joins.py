@@ -12,6 +12,7 @@ from reactivex import Observable, abc
 from reactivex import operators as rx
 from reactivex.disposable import CompositeDisposable
 
+from .._time import check_unit, time_of
 from ._base import Operator, copy_of, now, pick_scheduler
 
 if TYPE_CHECKING:
@@ -46,17 +47,23 @@ def join(
     within: float,
     how: str = "inner",
     time: str | None = None,
+    unit: str | None = None,
     suffix: str = "_right",
     scheduler: abc.SchedulerBase | None = None,
 ) -> Operator:
     """Join each record with the ``other`` stream's records of the same key at most ``within`` seconds apart.
 
-    ``on`` is a field name, or ``(left_field, right_field)``, e.g. client stats with the device stats of the AP
-    they are on: ``on=("ap_mac", "mac")``. Times are the records' ``time`` field (event time) or their arrival on
-    the ``scheduler`` (processing time). ``how="left"`` also emits, once its time bound has passed, each left
-    record that met no match (right fields absent). Each matching pair is emitted once, when its later record
-    arrives. Records older than the newest time minus ``within`` are evicted, so both streams are expected in
-    (roughly) time order.
+    Each matching pair is emitted once, when its later record arrives. ``how="left"`` also emits, once its time
+    bound has passed, each left record that met no match (right fields absent). Records older than the newest time
+    minus ``within`` are evicted, so both streams are expected in (roughly) time order.
+
+    Args:
+        other: the right-hand stream.
+        on: a field name, or ``(left_field, right_field)``: client stats with the device stats of their AP are
+            ``on=("ap_mac", "mac")``.
+        time: the event-time field of both sides (epoch number, ISO 8601 text or datetime; ``"received"`` is the
+            message's arrival); None: processing time, when records reach the operator on the ``scheduler``.
+        unit: the unit of epoch numbers in ``time`` (``s ms us ns``); None: by magnitude.
 
     Example::
 
@@ -66,6 +73,7 @@ def join(
         raise ValueError(f'how is "inner" or "left", not {how!r}')
     if within < 0:
         raise ValueError(f"within is seconds, zero or more, not {within}")
+    check_unit(unit)
     left_key, right_key = _keys(on)
 
     def operator(source: Observable[Any]) -> Observable[Any]:
@@ -82,8 +90,7 @@ def join(
             def stamp(record: Mapping[str, Any]) -> float | None:
                 if sched is not None:
                     return now(sched)
-                value = record.get(time or "")
-                return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+                return time_of(record, time or "", unit)
 
             def evict(limit: float) -> None:
                 while order and order[0][0] < limit:

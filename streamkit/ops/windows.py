@@ -9,26 +9,18 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable, Hashable, Mapping
-from datetime import datetime
+from collections.abc import Hashable
 from typing import Any
 
 import reactivex
 from reactivex import Observable, Subject, abc
 from reactivex.disposable import CompositeDisposable, SerialDisposable
 
+from .._time import SECONDS_BELOW, check_unit, time_of
 from ..core import Window
-from ._base import Operator, described, now, pick_scheduler
+from ._base import KeyFn, Operator, PerSubscription, described, guarded, key_function, now, pick_scheduler
 
 __all__ = ["Window", "count_window", "event_windows", "session", "sliding", "tumbling"]
-
-KeyFn = str | Callable[[Any], Hashable]
-
-
-def _key_of(key: KeyFn) -> Callable[[Any], Hashable]:
-    if callable(key):
-        return key
-    return lambda record: record.get(key)
 
 
 def count_window(size: int, step: int | None = None) -> Operator:
@@ -136,13 +128,14 @@ def sliding(
     )
 
 
-def _event_time(record: Mapping[str, Any], field_: str) -> float | None:
-    value = record.get(field_)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, datetime):
-        return value.timestamp()
-    return None
+class _Lateness:
+    """One subscription's counts of late and time-less records."""
+
+    __slots__ = ("late_count", "skipped")
+
+    def __init__(self) -> None:
+        self.late_count = 0
+        self.skipped = 0
 
 
 class event_windows:
@@ -151,13 +144,20 @@ class event_windows:
     The watermark is the newest event time seen minus ``allowed_lateness``; a window ``[start, end)`` is emitted
     once the watermark passes ``end``. A record whose windows have all closed is *late*: it goes to the
     :attr:`late` side output and is counted in :attr:`late_count`, never silently dropped. Records without a
-    usable time (number or datetime) are counted in :attr:`skipped` and also go to :attr:`late`.
+    usable time are counted in :attr:`skipped` and also go to :attr:`late`.
+
+    Each subscription has its own windows, watermark and counts; :attr:`late_count` and :attr:`skipped` are the
+    sums over the subscriptions so far, and :attr:`late` carries every subscription's late records. In a shared
+    pipeline (``stream.pipe(windows)``) there is one subscription per connection, so a late record counts once
+    however many sinks watch.
 
     Args:
-        field: the event-time field (epoch seconds or datetime).
+        field: the event-time field: epoch number, ISO 8601 text or datetime (see ``streamkit._time``);
+            ``"received"`` is the message's arrival time.
         size: window length in seconds; slide: a new window every ``slide`` seconds (default ``size``: tumbling).
         allowed_lateness: how far behind the newest event time a record may be and still count.
         key: a field name or function: separate windows per key.
+        unit: the unit of epoch numbers in ``field`` (``s ms us ns``); None: by magnitude.
 
     Example::
 
@@ -174,6 +174,7 @@ class event_windows:
         slide: float | None = None,
         allowed_lateness: float = 0.0,
         key: KeyFn | None = None,
+        unit: str | None = None,
     ) -> None:
         if size <= 0 or (slide is not None and slide <= 0) or allowed_lateness < 0:
             raise ValueError("size and slide are positive seconds; allowed_lateness is zero or more")
@@ -181,11 +182,22 @@ class event_windows:
         self.size = size
         self.slide = slide or size
         self.allowed_lateness = allowed_lateness
-        self._key = _key_of(key) if key is not None else None
-        #: Late (and time-less) records, as they arrive.
+        self.unit = check_unit(unit)
+        self._key = key_function(key) if key is not None else None
+        self._user_key = callable(key)  # only a key function can raise (field names cannot)
+        #: Late (and time-less) records of every subscription, as they arrive.
         self.late: Subject[Any] = Subject()
-        self.late_count = 0
-        self.skipped = 0
+        self._runs: PerSubscription[_Lateness] = PerSubscription(_Lateness, ("late_count", "skipped"))
+
+    @property
+    def late_count(self) -> int:
+        """Records that came after all their windows had closed, over every subscription so far."""
+        return self._runs.total("late_count")
+
+    @property
+    def skipped(self) -> int:
+        """Records without a usable event time, over every subscription so far."""
+        return self._runs.total("skipped")
 
     @property
     def description(self) -> str:
@@ -204,12 +216,26 @@ class event_windows:
         return [k * self.slide for k in range(first, last + 1)]
 
     def __call__(self, source: Observable[Any]) -> Observable[Window]:
+        field_, size, lateness, unit, key_of, late = (
+            self.field,
+            self.size,
+            self.allowed_lateness,
+            self.unit,
+            self._key,
+            self.late,
+        )
+        tumbling = self.slide == size
+        # the fast path reads plain numbers as seconds: those below SECONDS_BELOW, or all with unit="s"
+        low, high = (-SECONDS_BELOW, SECONDS_BELOW) if unit is None else (-math.inf, math.inf)
+        if unit not in (None, "s"):
+            low = high = 0.0  # no number is fast: they all need converting
+
         def subscribe(observer: abc.ObserverBase[Window], scheduler: abc.SchedulerBase | None = None) -> Any:
+            counts, end_counts = self._runs.open()
             windows: dict[tuple[float, Hashable], list[Any]] = {}
             due: list[tuple[float, float, int, Hashable]] = []  # (end, start, order, key): a heap
             order = 0
             watermark = -math.inf
-            tumbling = self.slide == self.size
 
             def close_until(limit: float) -> None:
                 while due and due[0][0] <= limit:
@@ -222,28 +248,28 @@ class event_windows:
             def on_next(record: Any) -> None:
                 nonlocal order, watermark
                 if tumbling:  # fast path: consecutive records of one window and key
-                    value = record.get(self.field)
-                    if type(value) is float or type(value) is int:
-                        start = value // self.size * self.size
-                        if start == current[0] and start + self.size > watermark:
-                            key = self._key(record) if self._key is not None else None
+                    value = record.get(field_)
+                    if (type(value) is float or type(value) is int) and low < value < high:
+                        start = value // size * size
+                        if start == current[0] and start + size > watermark:
+                            key = key_of(record) if key_of is not None else None
                             if key == current[1]:
                                 current[2].append(record)
-                                if value - self.allowed_lateness > watermark:
-                                    watermark = value - self.allowed_lateness
+                                if value - lateness > watermark:
+                                    watermark = value - lateness
                                     if due[0][0] <= watermark:
                                         close_until(watermark)
                                 return
-                t = _event_time(record, self.field)
+                t = time_of(record, field_, unit)
                 if t is None:
-                    self.skipped += 1
-                    self.late.on_next(record)
+                    counts.skipped += 1
+                    late.on_next(record)
                     return
-                key = self._key(record) if self._key is not None else None
+                key = key_of(record) if key_of is not None else None
                 placed = False
-                starts = [t // self.size * self.size] if tumbling else self._starts(t)
+                starts = [t // size * size] if tumbling else self._starts(t)
                 for start in starts:
-                    end = start + self.size
+                    end = start + size
                     if end <= watermark:
                         continue  # that window has closed
                     items = windows.get((start, key))
@@ -255,18 +281,20 @@ class event_windows:
                     placed = True
                     current[:] = [start, key, items]
                 if not placed:
-                    self.late_count += 1
-                    self.late.on_next(record)
+                    counts.late_count += 1
+                    late.on_next(record)
                     return
-                if t - self.allowed_lateness > watermark:
-                    watermark = t - self.allowed_lateness
+                if t - lateness > watermark:
+                    watermark = t - lateness
                     close_until(watermark)
 
             def on_completed() -> None:
                 close_until(math.inf)
                 observer.on_completed()
 
-            return source.subscribe(on_next, observer.on_error, on_completed, scheduler=scheduler)
+            handler = guarded(on_next, observer) if self._user_key else on_next  # no extra call on the fast path
+            subscription = source.subscribe(handler, observer.on_error, on_completed, scheduler=scheduler)
+            return CompositeDisposable(subscription, end_counts)
 
         return reactivex.create(subscribe)
 
@@ -276,17 +304,25 @@ def session(
     gap: float,
     *,
     time_field: str | None = None,
+    unit: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
 ) -> Operator:
     """Per-key sessions: a key's burst of activity, ended by ``gap`` seconds without a record of that key.
 
     Emits ``Window(start=first, end=last + gap, items, key)``. By processing time (the ``scheduler``'s clock),
     or by event time when ``time_field`` is given (a session closes when newer event times pass its end).
+
+    Args:
+        key: a field name or function; gap: seconds of silence that end a session.
+        time_field: the event-time field (``"received"``: the message's arrival); None: processing time.
+        unit: the unit of epoch numbers in ``time_field`` (``s ms us ns``); None: by magnitude.
+
     Example: ``clients.pipe(sk.ops.session("mac", gap=120))``.
     """
     if gap <= 0:
         raise ValueError(f"gap is a positive number of seconds, not {gap}")
-    key_of = _key_of(key)
+    check_unit(unit)
+    key_of = key_function(key)
 
     def operator(source: Observable[Any]) -> Observable[Window]:
         def subscribe(observer: abc.ObserverBase[Window], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
@@ -320,7 +356,7 @@ def session(
                 nonlocal newest
                 k = key_of(record)
                 if sched is None:
-                    t = _event_time(record, time_field or "")
+                    t = time_of(record, time_field or "", unit)
                     if t is None:
                         return
                 else:
@@ -347,7 +383,9 @@ def session(
                     emit(k)
                 observer.on_completed()
 
-            subscription = source.subscribe(on_next, observer.on_error, on_completed, scheduler=sub_scheduler)
+            subscription = source.subscribe(
+                guarded(on_next, observer), observer.on_error, on_completed, scheduler=sub_scheduler
+            )
             return CompositeDisposable(subscription, timers)
 
         return reactivex.create(subscribe)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from reactivex import Observable
+import reactivex
+from reactivex import Observable, abc
+from reactivex.disposable import CompositeDisposable
 from reactivex.testing import ReactiveTest, TestScheduler
 
 on_next = ReactiveTest.on_next
@@ -32,3 +34,19 @@ def run(
 
 def values(messages: list[Any]) -> list[Any]:
     return [m.value.value for m in messages if m.value.kind == "N"]
+
+
+def play(timed: Sequence[tuple[float, Any]], *, complete_at: float | None = None) -> Observable[Any]:
+    """A cold Observable of ``(time, record)`` pairs played on the subscription's scheduler, relative to when each
+    subscription starts (so one Observable serves several TestSchedulers)."""
+
+    def subscribe(observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+        assert scheduler is not None, "subscribe with a scheduler"
+        timers = CompositeDisposable()
+        for t, value in timed:
+            timers.add(scheduler.schedule_relative(t, lambda _s, _v, value=value: observer.on_next(value)))
+        if complete_at is not None:
+            timers.add(scheduler.schedule_relative(complete_at, lambda _s, _v: observer.on_completed()))
+        return timers
+
+    return reactivex.create(subscribe)
