@@ -104,11 +104,15 @@ def mist_sim():
         yield sim
 
 
-def test_stream_commands_have_help_with_examples():
-    for command in ("tail", "record", "replay", "report"):
-        out = run(command, "--help").stdout
-        assert "example" in out and f"streamkit {command}" in out
-    assert "exit codes" in run("--help").stdout
+def test_every_subcommand_has_help_with_an_example():
+    top = run("--help")
+    assert top.returncode == 0 and "exit codes" in top.stdout
+    for command in ("demo", "sim", "tail", "record", "replay", "report"):
+        result = run(command, "--help")
+        assert result.returncode == 0, result.stderr
+        assert f"usage: streamkit {command}" in result.stdout
+        assert "example" in result.stdout and f"  streamkit {command} " in result.stdout.split("example")[-1]
+        assert f"streamkit {command}" in top.stdout  # listed in the overview's examples too
 
 
 def test_tail_prints_json_lines_when_piped(mist_sim):

@@ -1,0 +1,245 @@
+"""What several subcommands share: source options, exit codes and the errors behind them, progress and watching.
+
+Credentials come from the environment (``MIST_API_TOKEN``, ``SMC_URL`` / ``SMC_API_KEY``), never from arguments
+that other users could read in the process list. Progress goes to stderr; data to stdout or a file.
+
+Loading the subcommands must stay cheap, so that ``streamkit --help`` is fast: the clients, reactivex, rich and
+even pathlib are imported by the functions that use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AuthenticationError, StreamkitError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reactivex import Observable
+
+    from ..connection.client import Client
+    from ..core import Message, Stream, Topic
+
+__all__ = [
+    "ERROR_EXIT_CODES",
+    "KEY_FIELDS",
+    "SOURCE_HELP",
+    "ExitCode",
+    "Watch",
+    "add_command",
+    "add_source_options",
+    "console",
+    "flat",
+    "open_source",
+    "progress",
+    "run_command",
+    "scan_recording",
+    "topics_of",
+]
+
+SOURCE_HELP = """\
+topics: Mist channels (/sites/<site_id>/stats/devices ...), SMC context:<name> or element:<href>,
+or a generic feed's topic keys (none: everything it sends)."""
+
+#: Fields that name a device or item, in order of preference: one row per value in tables and reports.
+KEY_FIELDS = ("mac", "name", "id", "href")
+
+
+class ExitCode(IntEnum):
+    """What a ``streamkit`` process exits with (listed in ``streamkit --help``)."""
+
+    DONE = 0
+    FAILED = 1  # the stream failed: connection lost, refused subscription
+    USAGE = 2  # bad arguments or input (argparse exits with 2 too)
+    CREDENTIALS = 3
+    INTERRUPTED = 130  # Ctrl-C
+
+
+#: The exit code of an error that ends a command; the first class that matches wins.
+ERROR_EXIT_CODES: dict[type[Exception], ExitCode] = {
+    AuthenticationError: ExitCode.CREDENTIALS,
+    StreamkitError: ExitCode.FAILED,
+    OSError: ExitCode.USAGE,
+    ValueError: ExitCode.USAGE,
+    ImportError: ExitCode.USAGE,
+}
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the handler that the subcommand's parser set (``args.run``); the error it ends with is one line on stderr.
+
+    Returns the exit code: :class:`ExitCode`, from :data:`ERROR_EXIT_CODES` for an error.
+    """
+    try:
+        args.run(args)
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except tuple(ERROR_EXIT_CODES) as exc:
+        print(f"streamkit: {exc}", file=sys.stderr)
+        return next(code for error, code in ERROR_EXIT_CODES.items() if isinstance(exc, error))
+    return ExitCode.DONE
+
+
+def add_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    run: Callable[[argparse.Namespace], None],
+    *,
+    help: str,
+    description: str,
+    epilog: str,
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name`` whose handler is ``run``; its help keeps the line breaks of ``epilog``'s examples."""
+    parser = commands.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def add_source_options(p: argparse.ArgumentParser) -> None:
+    """Topics, where the stream comes from, and when to stop: the options :func:`open_source` reads."""
+    p.add_argument("topics", nargs="*", metavar="TOPIC", help="what to subscribe to (see below)")
+    where = p.add_argument_group("source")
+    where.add_argument("--source", choices=("mist", "smc", "feed"), help="default: smc for context:/element: topics")
+    where.add_argument("--url", help="stream URL (Mist: default from --region or $MIST_REGION; SMC: $SMC_URL)")
+    where.add_argument("--region", help="Mist cloud region, e.g. global01, emea01")
+    where.add_argument("--insecure", action="store_true", help="SMC: do not verify the server's certificate")
+    p.add_argument("--seconds", type=float, help="stop after this long")
+    p.add_argument("--count", type=int, help="stop after this many records")
+
+
+def topics_of(texts: list[str]) -> list[Topic]:
+    """Command-line topics: Mist channels as they are, SMC as ``context:fw_single`` / ``element:<href>``."""
+    from ..protocols.smc import subscription_topic
+
+    topics: list[Topic] = []
+    for text in texts:
+        kind, _, value = text.partition(":")
+        topics.append(subscription_topic(**{kind: value}) if kind in ("context", "element") and value else text)
+    return topics
+
+
+def _source_kind(args: argparse.Namespace, topics: list[Topic]) -> str:
+    if args.source:
+        return str(args.source)
+    return "smc" if any(isinstance(t, tuple) for t in topics) else "mist"
+
+
+def open_source(args: argparse.Namespace, *, record: Path | None = None) -> tuple[Client, list[Stream[Message]]]:
+    """The client the source options describe and one Observable per topic."""
+    from ..connection import sources
+    from ..protocols.feed import ALL
+
+    topics = topics_of(args.topics)
+    kind = _source_kind(args, topics)
+    if kind == "mist":
+        if not topics:
+            raise ValueError("name at least one channel, e.g. /sites/<site_id>/stats/devices")
+        mist = sources.mist(url=args.url, region=args.region, record=record)
+        return mist, [mist.subscribe(str(t)) for t in topics]
+    if kind == "smc":
+        if not topics:
+            raise ValueError("name at least one subscription, e.g. context:fw_single or element:<href>")
+        smc = sources.smc(url=args.url, verify=not args.insecure, record=record)
+        observables = []
+        for t in topics:
+            if not isinstance(t, tuple):
+                raise ValueError(f"SMC subscriptions are context:<name> or element:<href>, not {t!r}")
+            observables.append(smc.subscribe(**{t[0]: t[1]}))
+        return smc, observables
+    if args.url is None:
+        raise ValueError("a JSON feed (--source feed) needs --url")
+    feed = sources.feed(args.url, record=record)
+    return feed, [feed.subscribe(t) for t in (topics or [ALL])]
+
+
+def scan_recording(path: Path) -> tuple[int, list[Topic]]:
+    """Inbound frames and the subscriptions that received data, in a fast first pass."""
+    from ..recording.playback import RecordingReader
+
+    reader = RecordingReader(path)
+    frames = 0
+    topics: dict[Topic, None] = {}
+    try:
+        for batch in iter(reader.batch, None):
+            for entry in batch:
+                if entry.direction == "in":
+                    frames += 1
+                    if entry.topic is not None:
+                        topics[entry.topic] = None
+    finally:
+        reader.close()
+    return frames, list(topics)
+
+
+class Watch:
+    """Observers on several streams that know when they have all ended (or one failed)."""
+
+    def __init__(self, observables: Sequence[Observable[Any]], on_next: Callable[[Any], None]) -> None:
+        self._done = threading.Event()
+        self._left = len(observables)
+        self._errors: list[BaseException] = []
+        for observable in observables:
+            observable.subscribe(on_next, self._failed, self._completed)
+
+    def _completed(self) -> None:
+        self._left -= 1
+        if self._left <= 0:
+            self._done.set()
+
+    def _failed(self, error: BaseException) -> None:
+        self._errors.append(error)
+        self._done.set()
+
+    def wait(self, seconds: float | None, enough: Callable[[], bool], tick: Callable[[], None]) -> None:
+        """Block until the streams end, ``seconds`` pass or ``enough()``; call ``tick`` a few times a second.
+
+        Re-raises the error that ended a stream (the command's exit code comes from it)."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while not self._done.wait(0.25):
+            tick()
+            if enough() or (deadline is not None and time.monotonic() >= deadline):
+                break
+        tick()
+        if self._errors:
+            raise self._errors[0]
+
+
+def flat(record: Any) -> dict[str, Any]:
+    """A record as one level of fields (``ip_stat.gateway`` ...); a value that is not a mapping as ``value``."""
+    from ..ops.flatten import flatten_record
+
+    return flatten_record(record) if isinstance(record, dict) else {"value": record}
+
+
+def console(stderr: bool = False) -> Any:
+    """A rich console on stdout (or stderr) that leaves numbers and words uncoloured."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+@contextmanager
+def progress(what: str) -> Iterator[Callable[[str], None]]:
+    """A status line on stderr that updates in place on a terminal (nothing in between otherwise)."""
+    status_console = console(stderr=True)
+    if not status_console.is_terminal:
+        print(f"{what} ...", file=sys.stderr, flush=True)
+        yield lambda _: None
+        return
+    with status_console.status(what) as status:
+        yield lambda text: status.update(f"{what}: {text}")
