@@ -110,6 +110,8 @@ class ProblemKind(str, Enum):
     OVERSIZED = "oversized"
     #: An observer (your ``on_next``, a view) raised; ``traceback`` says where.
     OBSERVER = "observer"
+    #: Data for a subscription this client does not have (not one it just left); its raw frame is kept.
+    UNROUTED = "unrouted"
 
     def __str__(self) -> str:
         return self.value

@@ -26,8 +26,8 @@ from reactivex.scheduler import VirtualTimeScheduler
 
 from .. import runtime
 from ..core import ConnectionState, Message, Problem, ProblemKind, Problems, Stream, Topic
-from ..errors import ConnectionLost, StreamkitError, SubscriptionError
-from ..protocols.base import Adapter, Data, Malformed, Subscribed, SubscribeFailed, Unknown, Unsubscribed
+from ..errors import AuthenticationError, ConnectionLost, StreamkitError, SubscriptionError
+from ..protocols.base import Adapter, Data, Malformed, Subscribed, SubscribeFailed, Unknown, Unsubscribed, clip
 from .events import Closed, Connected, Connecting, Disconnected, Gap, Reconnecting
 from .policy import Decision, Reconnect, certificate_error
 from .transport import Connector, Transport, TransportClosed, TransportEnded, TransportOptions
@@ -38,6 +38,12 @@ if TYPE_CHECKING:
 __all__ = ["Client", "Stats", "Tap"]
 
 log = logging.getLogger("streamkit")
+
+#: Connections in a row that the server closes before any acknowledgement or data, after which the client stops
+#: retrying: a server that accepts the upgrade and then closes at once is refusing the client.
+CLOSED_AT_ONCE = 3
+#: Seconds after an unsubscribe during which data still arriving for that topic is expected (it was in flight).
+IN_FLIGHT = 10.0
 C = TypeVar("C", bound="Client")
 Link: TypeAlias = abc.ObserverBase[Message]
 
@@ -164,6 +170,9 @@ class Client:
         self._fatal: Exception | None = None
         self._closed = False
         self._idle_close: Transport | None = None  # a connection we closed because nothing was subscribed
+        self._heard = False  # whether the current connection has brought an acknowledgement or data
+        self._gap_start: float | None = None  # when the connection dropped; the gap ends when data flows again
+        self._left: dict[Topic, float] = {}  # topics unsubscribed lately -> when (their data may still arrive)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url} state={self.state} topics={len(self._links)}>"
@@ -296,6 +305,7 @@ class Client:
         if self._links.get(topic) is not link:
             return
         del self._links[topic]
+        self._left[topic] = time.monotonic()
         self._adapter.unsubscribe(topic)
         self._flush_soon(then_close=not self._links)
 
@@ -326,7 +336,7 @@ class Client:
             self._schedule_sample()
         delays = self._reconnect.delays()
         attempt = 0
-        gap_start: float | None = None
+        closed_at_once = 0  # connections in a row closed before anything arrived
         while self._links and not self._closed:
             attempt += 1
             self.state = ConnectionState.CONNECTING
@@ -343,15 +353,9 @@ class Client:
                     return
                 continue
             self._transport = transport
+            self._heard = False
             self.state = ConnectionState.CONNECTED
             self._events.on_next(Connected(self.url))
-            if gap_start is not None:
-                self.stats.reconnects += 1
-                self.stats.last_gap = Gap(gap_start, time.time())
-                self._events.on_next(self.stats.last_gap)
-                gap_start = None
-            attempt = 0
-            delays = self._reconnect.delays()
             self._adapter.connection_made()
             try:
                 await self._flush(transport)
@@ -371,20 +375,42 @@ class Client:
                 drop = Disconnected(1006, "", error=f"{type(exc).__name__}: {exc}")
             finally:
                 self._transport = None
+            if self._heard:  # a working connection: the next drop starts the backoff afresh
+                closed_at_once, attempt = 0, 0
+                delays = self._reconnect.delays()
             if self._closed or not self._links:
                 break
             if self._idle_close is transport:  # closed by us when idle, then subscribed again: not a drop
                 self._idle_close = None
                 continue
-            gap_start = time.time()
             self._events.on_next(drop)
+            if not self._heard:
+                closed_at_once += 1
+                if closed_at_once >= CLOSED_AT_ONCE:
+                    self._fail(self._refused(drop, closed_at_once))
+                    return
+            if self._gap_start is None:
+                self._gap_start = time.time()
             log.info("%s connection to %s dropped (code %s); reconnecting", self.name, self.url, drop.code)
-            attempt += 1
             if not await self._retry(ConnectionLost(str(drop)), attempt, delays, first=True):
                 return
-            attempt = 0
         if not self._closed:
             self.state = ConnectionState.IDLE
+
+    def _refused(self, drop: Disconnected, times: int) -> StreamkitError:
+        """The error for a server that keeps closing new connections before sending anything."""
+        what = (
+            f"code {drop.code}"
+            + (f": {drop.reason}" if drop.reason else "")
+            + (f", {drop.error}" if drop.error else "")
+        )
+        said = (
+            f"{self.url} accepted the connection and closed it before any acknowledgement or data, "
+            f"{times} times in a row ({what})"
+        )
+        if drop.code == 1008 or 4000 <= drop.code < 5000:  # policy violation / application codes: a refusal
+            return AuthenticationError(f"{said}: the server refused this client; {self._options.auth_hint}")
+        return ConnectionLost(f"{said}; check the URL and that the server accepts these subscriptions")
 
     async def _retry(self, exc: BaseException, attempt: int, delays: Iterator[float], *, first: bool = False) -> bool:
         """Wait before the next attempt, or fail every observer when ``exc`` is fatal. Returns whether to go on."""
@@ -440,8 +466,9 @@ class Client:
         recv = transport.recv
         parse = self._adapter.parse
         parse_for = self._adapter.parse_for
-        deliver = self._deliver
+        links = self._links
         stats = self.stats
+        per_topic = stats.per_topic
         clock = self.clock
         clock_at = clock.to_seconds(clock.now) if clock is not None else 0.0
         while True:
@@ -456,17 +483,42 @@ class Client:
                 for tap in self._taps:
                     tap(at, "in", frame, event.topic if type(event) is Data else None)
                 if type(event) is Data:
-                    deliver(event.topic, event.payload, at)
+                    if not self._heard:
+                        self._hear()
+                    link = links.get(event.topic)
+                    if link is not None:
+                        per_topic[event.topic] += 1
+                        link.on_next(Message(event.payload, event.topic, at))
+                    elif routed is None:  # a recording holds other subscriptions' frames too: not a problem
+                        self._unrouted(event.topic, frame)
                 else:
                     self._control(event, transport)
 
-    def _deliver(self, topic: Topic, payload: Any, at: float) -> None:
-        """One message to the observers of ``topic`` (none: it was in flight after an unsubscribe)."""
-        link = self._links.get(topic)
-        if link is None:
+    def _hear(self) -> None:
+        """The connection works (an acknowledgement or data came): a gap since the last drop ends here."""
+        if self._heard:
             return
-        self.stats.per_topic[topic] += 1
-        link.on_next(Message(payload, topic, at))
+        self._heard = True
+        if self._gap_start is not None:
+            self.stats.reconnects += 1
+            self.stats.last_gap = Gap(self._gap_start, time.time())
+            self._gap_start = None
+            self._events.on_next(self.stats.last_gap)
+
+    def _unrouted(self, topic: Topic, frame: str | bytes) -> None:
+        """Data for a topic nobody observes: expected just after an unsubscribe, a problem otherwise."""
+        now = time.monotonic()
+        left = self._left.get(topic)
+        if left is not None and now - left < IN_FLIGHT:
+            return
+        self._left = {t: when for t, when in self._left.items() if now - when < IN_FLIGHT}
+        self._problem(
+            ProblemKind.UNROUTED,
+            f"data for {topic!r}, which this client did not subscribe to (subscribed: "
+            f"{', '.join(map(repr, self._links)) or 'nothing'})",
+            raw=clip(frame),
+            topic=topic,
+        )
 
     def _control(self, event: Any, transport: Transport) -> None:
         if isinstance(event, Malformed):
@@ -474,6 +526,7 @@ class Client:
         elif isinstance(event, Unknown):
             self._problem(ProblemKind.UNKNOWN, "a message the protocol does not define", raw=event.raw)
         elif isinstance(event, SubscribeFailed):
+            self._hear()
             self._events.on_next(event)
             link = self._links.pop(event.topic, None)
             if link is not None:
@@ -487,6 +540,7 @@ class Client:
             if not self._links:
                 self._loop.create_task(self._flush(transport, then_close=True))
         elif isinstance(event, (Subscribed, Unsubscribed)):
+            self._hear()
             self._events.on_next(event)
         if self._adapter.has_data_to_send:
             self._loop.create_task(self._flush(transport))

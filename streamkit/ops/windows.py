@@ -17,7 +17,7 @@ from reactivex import Observable, Subject, abc
 from reactivex.disposable import CompositeDisposable, SerialDisposable
 
 from .._time import SECONDS_BELOW, check_unit, time_of
-from ..core import Window
+from ..core import Message, Window
 from ._base import KeyFn, Operator, PerSubscription, described, guarded, key_function, now, pick_scheduler
 
 __all__ = ["Window", "count_window", "event_windows", "session", "sliding", "tumbling"]
@@ -76,7 +76,9 @@ def sliding(
     seconds: float, every: float, *, scheduler: abc.SchedulerBase | None = None, emit_empty: bool = False
 ) -> Operator:
     """Processing-time windows of ``seconds`` emitted every ``every`` seconds (overlapping when
-    ``every < seconds``); each holds what arrived in ``[end - seconds, end)``.
+    ``every < seconds``); each holds what arrived in ``[end - seconds, end)``. A message arrives at its
+    ``received`` time (so a replay, whose clock is the recording's, gives the windows the live stream gave);
+    anything else when the operator sees it.
 
     Example: ``clients.pipe(sk.ops.sliding(60, every=10))``.
     """
@@ -105,7 +107,12 @@ def sliding(
                 timer.disposable = sched.schedule_relative(max(0.0, end - now(sched)), tick)
 
             def on_next(item: Any) -> None:
-                stamped.append((now(sched), item))
+                t = now(sched)
+                if type(item) is Message and item.received < t:
+                    # A message counts at its arrival (what a replay's clock reproduces), never before the window
+                    # that is still open.
+                    t = max(item.received, end - every)
+                stamped.append((t, item))
 
             def on_completed() -> None:
                 timer.dispose()

@@ -243,3 +243,73 @@ async def test_the_last_observer_leaving_unsubscribes_and_closes_the_connection(
     assert connection.sent[-1] == dumps({"unsubscribe": A})
     assert mist_client.state == "idle"
     await mist_client.aclose()
+
+
+@in_virtual_time
+async def test_a_server_that_accepts_and_then_closes_at_once_is_a_refusal_not_a_retry_storm():
+    """The Mist seed: a client without valid credentials "tried to connect and was immediately disconnected"."""
+    server = MemoryServer(respond=lambda connection, frame: connection.drop(1008, "policy violation"))
+    mist_client = client(server, reconnect=sk.Reconnect(initial=1, jitter=0))
+    events: list[Any] = []
+    mist_client.events.subscribe(events.append)
+    seen = Seen()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    mist_client.subscribe(A).subscribe(seen)
+    await until(lambda: seen.error is not None)
+    assert isinstance(seen.error, sk.AuthenticationError)
+    assert "closed it before any acknowledgement or data, 3 times in a row" in str(seen.error)
+    assert "code 1008: policy violation" in str(seen.error) and "MIST_API_TOKEN" in str(seen.error)
+    assert len(server.attempts) == 3 and mist_client.state == "failed"
+    assert loop.time() - start >= 1 + 2  # backed off between the attempts: no storm
+    assert not any(isinstance(e, Gap) for e in events)  # nothing flowed, so no gap ended
+    await mist_client.aclose()
+
+
+@in_virtual_time
+async def test_connections_closed_before_anything_with_another_code_end_in_connection_lost():
+    server = MemoryServer(respond=lambda connection, frame: connection.drop(1000, ""))
+    mist_client = client(server, reconnect=sk.Reconnect(initial=0.5, jitter=0))
+    seen = Seen()
+    mist_client.subscribe(A).subscribe(seen)
+    await until(lambda: seen.error is not None)
+    assert isinstance(seen.error, sk.ConnectionLost) and not isinstance(seen.error, sk.AuthenticationError)
+    assert "3 times in a row (code 1000)" in str(seen.error)
+    await mist_client.aclose()
+
+
+@in_virtual_time
+async def test_a_working_connection_that_drops_again_and_again_keeps_reconnecting():
+    server = mist_server()
+    mist_client = client(server, reconnect=sk.Reconnect(initial=0.5, jitter=0))
+    seen = Seen()
+    mist_client.subscribe(A).subscribe(seen)
+    for n in range(5):  # each connection acknowledges, then drops: never a refusal
+        await until(lambda n=n: len(server.connections) == n + 1 and server.connections[n].sent)
+        await asyncio.sleep(0.1)
+        server.connections[n].drop(1006)
+    await until(lambda: len(server.connections) == 6)
+    assert seen.error is None and mist_client.stats.reconnects == 5
+    await mist_client.aclose()
+
+
+@in_virtual_time
+async def test_data_for_a_channel_nobody_subscribed_to_is_a_problem_with_its_raw_frame():
+    server = mist_server()
+    mist_client = client(server)
+    seen = Seen()
+    subscription = mist_client.subscribe(A).subscribe(seen)
+    await until(lambda: len(server.connections) == 1 and server.connections[0].sent)
+    connection = server.connections[0]
+    connection.push(mist.data_frame(B, {"n": 1}))
+    await until(lambda: len(mist_client.problems) == 1)
+    problem = mist_client.problems.newest
+    assert problem is not None and problem.kind is ProblemKind.UNROUTED and problem.topic == B
+    assert b'"n\\":1' in problem.raw or b'{\\"n\\":1}' in problem.raw
+    assert repr(A) in problem.message
+    mist_client.subscribe(B).subscribe(Seen()).dispose()  # subscribed and left at once: its data is in flight
+    connection.push(mist.data_frame(B, {"n": 2}))
+    await asyncio.sleep(1)
+    assert len(mist_client.problems) == 1
+    subscription.dispose()
+    await mist_client.aclose()
