@@ -54,7 +54,8 @@ def _start_background() -> asyncio.AbstractEventLoop:
 
 
 def _stop_background(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
-    """At interpreter exit: cancel what still runs (clients or simulators never closed), then stop the loop."""
+    """At interpreter exit: cancel what still runs (clients or simulators never closed), then stop and close the
+    loop."""
     if not loop.is_running():
         return
 
@@ -68,6 +69,8 @@ def _stop_background(loop: asyncio.AbstractEventLoop, thread: threading.Thread) 
         asyncio.run_coroutine_threadsafe(cancel_all(), loop).result(2)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(timeout=2)
+    if not thread.is_alive():
+        loop.close()
 
 
 def get_loop() -> asyncio.AbstractEventLoop:

@@ -16,13 +16,13 @@ import zlib
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from reactivex.scheduler import HistoricalScheduler
 
 from .._json import JSONDecodeError, loads
+from .._time import utc_datetime
 from ..connection.client import Client
 from ..connection.transport import Incoming, TransportClosed, TransportEnded, TransportOptions
 from ..core import Message, Stream, Topic
@@ -271,7 +271,7 @@ class ReplayClient(Client):
             adapter,
             url=f"replay:{self.path}",
             connector=self._replay,
-            clock=HistoricalScheduler(datetime.fromisoformat(self.header["started"])),
+            clock=HistoricalScheduler(utc_datetime(self.header["started"])),
             name=f"{kind} replay",
         )
 
