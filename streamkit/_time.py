@@ -178,7 +178,6 @@ def time_of(record: Mapping[str, Any], field: str, unit: str | None = None) -> f
     >>> time_of(Message({"cpu": 7}, "/t", 1700000000.0), "received"), time_of({"_time": 1.7e12}, "_time")
     (1700000000.0, 1700000000.0)
     """
-    value = record.get(field)
-    if value is None and field == ARRIVAL and field not in record:
-        return epoch_seconds(getattr(record, ARRIVAL, None), "s")
-    return epoch_seconds(value, unit)
+    if field == ARRIVAL and field not in record:
+        unit = "s"  # the arrival is always epoch seconds
+    return epoch_seconds(time_value(record, field), unit)

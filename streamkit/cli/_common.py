@@ -175,12 +175,11 @@ def scan_recording(path: Path) -> tuple[int, list[Topic]]:
     frames = 0
     topics: dict[Topic, None] = {}
     try:
-        for batch in iter(reader.batch, None):
-            for entry in batch:
-                if entry.direction == "in":
-                    frames += 1
-                    if entry.topic is not None:
-                        topics[entry.topic] = None
+        for entry in reader:
+            if entry.direction == "in":
+                frames += 1
+                if entry.topic is not None:
+                    topics[entry.topic] = None
     finally:
         reader.close()
     return frames, list(topics)

@@ -220,8 +220,9 @@ class Client:
             return
         self._closed = True
         self.state = ConnectionState.CLOSED
-        links, self._links = self._links, {}
-        for link in links.values():
+        links = list(self._links.values())
+        self._links.clear()  # in place: the receive loop holds this dict
+        for link in links:
             link.on_completed()
         if self._wake is not None:
             self._wake.set()
@@ -456,8 +457,9 @@ class Client:
         self._release_all(lambda link: link.on_error(error))
 
     def _release_all(self, notify: Callable[[Link], None]) -> None:
-        links, self._links = self._links, {}
-        for topic, link in links.items():
+        links = list(self._links.items())
+        self._links.clear()  # in place: the receive loop holds this dict
+        for topic, link in links:
             self._adapter.unsubscribe(topic)
             notify(link)
         self._adapter.data_to_send()

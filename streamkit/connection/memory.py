@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
-from .transport import Incoming, TransportClosed, TransportOptions, refused
+from .transport import Incoming, TransportClosed, TransportOptions, upgrade_refusal
 
 __all__ = ["MemoryConnection", "MemoryServer"]
 
@@ -136,7 +136,7 @@ class MemoryServer:
             if isinstance(refusal, BaseException):
                 raise refusal
             status, retry_after = refusal
-            raise refused(url, status, retry_after, options) or OSError(f"HTTP {status} at the upgrade")
+            raise upgrade_refusal(url, status, retry_after, options) or OSError(f"HTTP {status} at the upgrade")
         connection = MemoryConnection(self, url, headers, options)
         self.connections.append(connection)
         self.open.add(connection)

@@ -33,6 +33,7 @@ __all__ = [
     "TransportOptions",
     "WebSocketTransport",
     "connector",
+    "upgrade_refusal",
 ]
 
 #: One received frame: ``(frame, received, topic)``: the frame as it came (text frames as UTF-8 bytes), its arrival
@@ -96,7 +97,7 @@ class TransportOptions:
 Connector: TypeAlias = Callable[[str, Mapping[str, str], TransportOptions], Awaitable[Transport]]
 
 
-def refused(url: str, status: int, retry_after: str | None, options: TransportOptions) -> Exception | None:
+def upgrade_refusal(url: str, status: int, retry_after: str | None, options: TransportOptions) -> Exception | None:
     """The error for an HTTP status that refused the upgrade, when it is one streamkit knows (401, 403, 429)."""
     if status in (401, 403):
         return AuthenticationError(f"{url} refused the credentials (HTTP {status}): {options.auth_hint}")
@@ -140,7 +141,7 @@ class WebSocketTransport:
                 **ssl,
             )
         except InvalidStatus as exc:
-            error = refused(url, exc.response.status_code, exc.response.headers.get("Retry-After"), options)
+            error = upgrade_refusal(url, exc.response.status_code, exc.response.headers.get("Retry-After"), options)
             if error is None:
                 raise
             raise error from None
