@@ -141,7 +141,7 @@ def _source_kind(args: argparse.Namespace, topics: list[Topic]) -> str:
 
 def open_source(args: argparse.Namespace, *, record: Path | None = None) -> tuple[Client, list[Stream[Message]]]:
     """The client the source options describe and one Observable per topic."""
-    from ..connection import sources
+    from .. import connection as sources
     from ..protocols.feed import ALL
 
     topics = topics_of(args.topics)

@@ -2,9 +2,11 @@
 
 from .client import Client, Stats, Tap
 from .events import Closed, Connected, Connecting, Disconnected, Gap, Reconnecting
+from .feed_client import FeedClient, feed
 from .memory import MemoryConnection, MemoryServer
+from .mist_client import MistClient, mist
 from .policy import Decision, Reconnect, backoff, classify
-from .sources import FeedClient, MistClient, SmcClient, feed, mist, smc
+from .smc_client import SmcClient, smc
 from .transport import (
     CONNECTORS,
     Connector,
