@@ -112,6 +112,8 @@ class ProblemKind(str, Enum):
     OBSERVER = "observer"
     #: Data for a subscription this client does not have (not one it just left); its raw frame is kept.
     UNROUTED = "unrouted"
+    #: A subscription the server did not acknowledge in time; it is asked for again once, then fails.
+    UNACKNOWLEDGED = "unacknowledged"
 
     def __str__(self) -> str:
         return self.value

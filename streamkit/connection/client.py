@@ -35,7 +35,7 @@ from .transport import Connector, Transport, TransportClosed, TransportEnded, Tr
 if TYPE_CHECKING:
     from ..recording import Recorder
 
-__all__ = ["Client", "Stats", "Tap"]
+__all__ = ["SUBSCRIBE_TIMEOUT", "Client", "Connection", "Stats", "Tap"]
 
 log = logging.getLogger("streamkit")
 
@@ -44,6 +44,8 @@ log = logging.getLogger("streamkit")
 CLOSED_AT_ONCE = 3
 #: Seconds after an unsubscribe during which data still arriving for that topic is expected (it was in flight).
 IN_FLIGHT = 10.0
+#: Seconds a server has to acknowledge a subscription (Juniper's own client waits as long).
+SUBSCRIBE_TIMEOUT = 10.0
 C = TypeVar("C", bound="Client")
 Link: TypeAlias = abc.ObserverBase[Message]
 
@@ -117,10 +119,10 @@ class Stats:
 
 
 class Client:
-    """Drives one protocol adapter over one connection at a time.
+    """Drives one protocol over one or more WebSockets to the same server.
 
     Args:
-        adapter: the protocol (sans-I/O) this client speaks.
+        adapter: the protocol (sans-I/O) this client speaks; further connections get ``adapter.fresh()``.
         url: where it connects (never carries credentials: they travel in ``headers``).
         connector: opens a transport (:mod:`streamkit.connection.transport`): a WebSocket, a recording, a fake.
         headers: the connection's headers (credentials: never shown).
@@ -129,6 +131,11 @@ class Client:
         clock: a virtual clock the receive loop advances to each frame's time before delivering it, which
             time operators on this client's streams then use (a replay's recorded clock); None: live time.
         name: the kind of source, for messages ("Mist", "SMC", "Feed" ...).
+        channels_per_connection: the most topics one WebSocket carries; more open further connections (the
+            topics of one connection share its drops and gaps). None: one connection for everything.
+        subscribe_timeout: seconds to wait for the server to acknowledge a subscription (protocols with acks);
+            a missing ack is reported and the subscription asked for again once, then its stream fails with
+            :class:`~streamkit.errors.SubscriptionError`. None: wait for ever.
     """
 
     def __init__(
@@ -142,10 +149,18 @@ class Client:
         reconnect: Reconnect | None = None,
         clock: VirtualTimeScheduler | None = None,
         name: str = "server",
+        channels_per_connection: int | None = None,
+        subscribe_timeout: float | None = SUBSCRIBE_TIMEOUT,
     ):
+        if channels_per_connection is not None and channels_per_connection < 1:
+            raise ValueError(f"channels_per_connection is a positive number or None, not {channels_per_connection}")
+        if subscribe_timeout is not None and subscribe_timeout <= 0:
+            raise ValueError(f"subscribe_timeout is a positive number of seconds or None, not {subscribe_timeout}")
         self.url = url
         self.name = name
         self.clock = clock
+        self.channels_per_connection = channels_per_connection
+        self.subscribe_timeout = subscribe_timeout
         self._adapter = adapter
         self._connector = connector
         self._headers = dict(headers or {})  # credentials: never shown
@@ -154,30 +169,44 @@ class Client:
         self._loop = runtime.get_loop()
         self._links: dict[Topic, Link] = {}  # one per subscribed topic: its Stream's connection
         self._streams: dict[Topic, Stream[Message]] = {}
+        self._connections: list[Connection] = []
+        self._home: dict[Topic, Connection] = {}  # which connection carries each subscribed topic
         self._events: Subject[Any] = Subject()
         #: Problems that do not end a stream (see :class:`~streamkit.core.ProblemKind`): an Observable of each new
         #: one, and the last 100 (raw frames and tracebacks included).
         self.problems = Problems()
         self.stats = Stats(self.problems)
-        self.state = ConnectionState.IDLE
+        self._state = ConnectionState.IDLE  # the client's own: idle, or for ever closed / failed / completed
         self._taps: tuple[Tap, ...] = ()
         #: The recorder of the ``record=`` option (it stops when the client closes).
         self.recorder: Recorder | None = None
-        self._transport: Transport | None = None
-        self._task: asyncio.Task[None] | None = None
         self._sampler: asyncio.TimerHandle | None = None
-        self._wake: asyncio.Event | None = None
         self._fatal: Exception | None = None
         self._closed = False
-        self._idle_close: Transport | None = None  # a connection we closed because nothing was subscribed
-        self._heard = False  # whether the current connection has brought an acknowledgement or data
-        self._gap_start: float | None = None  # when the connection dropped; the gap ends when data flows again
         self._left: dict[Topic, float] = {}  # topics unsubscribed lately -> when (their data may still arrive)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.url} state={self.state} topics={len(self._links)}>"
+        more = f" connections={len(self._connections)}" if len(self._connections) > 1 else ""
+        return f"<{type(self).__name__} {self.url} state={self.state} topics={len(self._links)}{more}>"
 
     # -- public ------------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        """Where the client stands: closed, failed or completed for good; else the least ready of its
+        connections (reconnecting, connecting, connected), or idle with nothing subscribed."""
+        if self._state is not ConnectionState.IDLE:
+            return self._state
+        states = {connection.state for connection in self._connections}
+        for state in (ConnectionState.RECONNECTING, ConnectionState.CONNECTING, ConnectionState.CONNECTED):
+            if state in states:
+                return state
+        return ConnectionState.IDLE
+
+    @property
+    def connections(self) -> tuple[dict[str, Any], ...]:
+        """Each WebSocket of the client: its number, state, topics, reconnects and last gap (seconds)."""
+        return tuple(connection.snapshot() for connection in self._connections)
 
     @property
     def events(self) -> Subject[Any]:
@@ -207,7 +236,7 @@ class Client:
         return health(self, every=every, **watch)
 
     def close(self) -> None:
-        """Unsubscribe everything, close the connection and stop; observers get ``on_completed``.
+        """Unsubscribe everything, close the connections and stop; observers get ``on_completed``.
 
         Blocks until done in a script; in a notebook cell it finishes as soon as the cell returns.
         """
@@ -219,20 +248,12 @@ class Client:
         if self._closed:
             return
         self._closed = True
-        self.state = ConnectionState.CLOSED
+        self._state = ConnectionState.CLOSED
         links = list(self._links.values())
-        self._links.clear()  # in place: the receive loop holds this dict
+        self._links.clear()  # in place: the receive loops hold this dict
         for link in links:
             link.on_completed()
-        if self._wake is not None:
-            self._wake.set()
-        if self._transport is not None:  # the receive loop keeps draining until the server's close frame
-            with contextlib.suppress(Exception):
-                await self._transport.close()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await asyncio.gather(*(connection.close() for connection in self._connections))
         if self._sampler is not None:
             self._sampler.cancel()
         await self._on_close()
@@ -261,7 +282,7 @@ class Client:
         return await self._connector(self.url, self._headers, self._options)
 
     async def _on_close(self) -> None:
-        """Release what :meth:`_open` acquired beyond the transport (an SMC session ...)."""
+        """Release what :meth:`_open` acquired beyond the transports (an SMC session ...)."""
 
     # -- subscriptions (loop thread) -----------------------------------------------------------------------
 
@@ -294,109 +315,61 @@ class Client:
             return
         self._links[topic] = link
         self.stats.per_topic.setdefault(topic, 0)
-        self._adapter.subscribe(topic)
-        if not self._adapter.acks:
-            self._events.on_next(Subscribed(topic))
-        if self._task is None or self._task.done():
-            self._task = self._loop.create_task(self._run(), name=f"streamkit {self.name} {self.url}")
-        else:
-            self._flush_soon()
+        if self._sampler is None:
+            self._schedule_sample()
+        connection = self._home[topic] = self._place()
+        connection.add(topic)
+
+    def _place(self) -> Connection:
+        """The connection for a new topic: the first with room, else a new one."""
+        limit = self.channels_per_connection
+        for connection in self._connections:
+            if limit is None or len(connection.topics) < limit:
+                return connection
+        adapter = self._adapter.fresh() if self._connections else self._adapter
+        connection = Connection(self, len(self._connections), adapter)
+        self._connections.append(connection)
+        return connection
 
     def _detach(self, topic: Topic, link: Link) -> None:
         if self._links.get(topic) is not link:
             return
         del self._links[topic]
         self._left[topic] = time.monotonic()
-        self._adapter.unsubscribe(topic)
-        self._flush_soon(then_close=not self._links)
+        self._home.pop(topic).remove(topic)
 
-    def _flush_soon(self, *, then_close: bool = False) -> None:
-        transport = self._transport
-        if transport is not None:
-            self._loop.create_task(self._flush(transport, then_close=then_close))
-        elif then_close and self._wake is not None:
-            self._wake.set()  # stop waiting to reconnect: nothing is subscribed
+    def _drop_topic(self, topic: Topic, error: Exception) -> None:
+        """End one subscription with ``error`` (the server refused it, or never acknowledged it)."""
+        link = self._links.pop(topic, None)
+        connection = self._home.pop(topic, None)
+        if connection is not None:
+            connection.remove(topic)
+        if link is not None:
+            link.on_error(error)
 
-    async def _flush(self, transport: Transport, *, then_close: bool = False) -> None:
-        try:
-            for frame in self._adapter.data_to_send():
-                for tap in self._taps:
-                    tap(time.time(), "out", frame, None)
-                await transport.send(frame)
-            if then_close and not self._links:
-                self._idle_close = transport
-                await transport.close()
-        except (TransportClosed, OSError):
-            pass  # the receive loop sees the drop and reconnects; the adapter re-sends from its record
+    def _end(self) -> None:
+        """A finite source is exhausted: every observer completes."""
+        self._state = ConnectionState.COMPLETED
+        self._release_all(lambda link: link.on_completed())
 
-    # -- the connection loop -------------------------------------------------------------------------------
+    def _fail(self, error: Exception) -> None:
+        """A fatal error: every observer gets it at once, nothing retries (the connections share the server and
+        the credentials, so what is fatal for one is fatal for all)."""
+        self._fatal = error
+        self._state = ConnectionState.FAILED
+        log.info("%s client for %s stopped: %s", self.name, self.url, error)
+        self._release_all(lambda link: link.on_error(error))
 
-    async def _run(self) -> None:
-        self._wake = asyncio.Event()
-        if self._sampler is None:
-            self._schedule_sample()
-        delays = self._reconnect.delays()
-        attempt = 0
-        closed_at_once = 0  # connections in a row closed before anything arrived
-        while self._links and not self._closed:
-            attempt += 1
-            self.state = ConnectionState.CONNECTING
-            self._events.on_next(Connecting(self.url, attempt))
-            try:
-                transport = await self._open()
-            except asyncio.CancelledError:
-                raise
-            except TransportEnded:
-                self._end()
-                return
-            except Exception as exc:
-                if not await self._retry(exc, attempt, delays):
-                    return
-                continue
-            self._transport = transport
-            self._heard = False
-            self.state = ConnectionState.CONNECTED
-            self._events.on_next(Connected(self.url))
-            self._adapter.connection_made()
-            try:
-                await self._flush(transport)
-                await self._receive(transport)
-            except TransportEnded:
-                self._end()
-                return
-            except TransportClosed as closed:
-                drop = Disconnected(closed.code, closed.reason)
-                if closed.code == 1009:  # our own limit: say so, the connection is reopened
-                    self._problem(
-                        ProblemKind.OVERSIZED,
-                        "a frame larger than max_size arrived, so the connection was closed and is reopened; "
-                        "pass max_size= (bytes) to the client to accept such frames",
-                    )
-            except (OSError, EOFError) as exc:
-                drop = Disconnected(1006, "", error=f"{type(exc).__name__}: {exc}")
-            finally:
-                self._transport = None
-            if self._heard:  # a working connection: the next drop starts the backoff afresh
-                closed_at_once, attempt = 0, 0
-                delays = self._reconnect.delays()
-            if self._closed or not self._links:
-                break
-            if self._idle_close is transport:  # closed by us when idle, then subscribed again: not a drop
-                self._idle_close = None
-                continue
-            self._events.on_next(drop)
-            if not self._heard:
-                closed_at_once += 1
-                if closed_at_once >= CLOSED_AT_ONCE:
-                    self._fail(self._refused(drop, closed_at_once))
-                    return
-            if self._gap_start is None:
-                self._gap_start = time.time()
-            log.info("%s connection to %s dropped (code %s); reconnecting", self.name, self.url, drop.code)
-            if not await self._retry(ConnectionLost(str(drop)), attempt, delays, first=True):
-                return
-        if not self._closed:
-            self.state = ConnectionState.IDLE
+    def _release_all(self, notify: Callable[[Link], None]) -> None:
+        links = list(self._links.items())
+        self._links.clear()  # in place: the receive loops hold this dict
+        self._home.clear()
+        for connection in self._connections:
+            connection.release()
+        for _, link in links:
+            notify(link)
+
+    # -- what the connections report -----------------------------------------------------------------------
 
     def _refused(self, drop: Disconnected, times: int) -> StreamkitError:
         """The error for a server that keeps closing new connections before sending anything."""
@@ -413,27 +386,6 @@ class Client:
             return AuthenticationError(f"{said}: the server refused this client; {self._options.auth_hint}")
         return ConnectionLost(f"{said}; check the URL and that the server accepts these subscriptions")
 
-    async def _retry(self, exc: BaseException, attempt: int, delays: Iterator[float], *, first: bool = False) -> bool:
-        """Wait before the next attempt, or fail every observer when ``exc`` is fatal. Returns whether to go on."""
-        decision = Decision.RETRY if first else self._reconnect.classify(exc)
-        if decision is Decision.FATAL:
-            self._fail(exc if isinstance(exc, StreamkitError) else ConnectionLost(self._describe(exc)))
-            return False
-        limit = self._reconnect.max_attempts
-        if limit is not None and attempt >= limit:
-            self._fail(ConnectionLost(f"gave up on {self.url} after {attempt} attempts: {self._describe(exc)}"))
-            return False
-        delay = next(delays)
-        if decision is Decision.WAIT:
-            delay = max(self._reconnect.rate_limit_wait, getattr(exc, "retry_after", 0.0))
-        self.state = ConnectionState.RECONNECTING
-        self._events.on_next(Reconnecting(attempt, delay, self._describe(exc)))
-        assert self._wake is not None
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay)
-        return True
-
     def _describe(self, exc: BaseException) -> str:
         refused = certificate_error(exc)
         if refused is not None:
@@ -443,69 +395,6 @@ class Client:
             )
         text = str(exc) or type(exc).__name__
         return text if isinstance(exc, StreamkitError) else f"{type(exc).__name__}: {text}"
-
-    def _end(self) -> None:
-        """A finite source is exhausted: every observer completes."""
-        self.state = ConnectionState.COMPLETED
-        self._release_all(lambda link: link.on_completed())
-
-    def _fail(self, error: Exception) -> None:
-        """A fatal error: every observer gets it at once, nothing retries."""
-        self._fatal = error
-        self.state = ConnectionState.FAILED
-        log.info("%s client for %s stopped: %s", self.name, self.url, error)
-        self._release_all(lambda link: link.on_error(error))
-
-    def _release_all(self, notify: Callable[[Link], None]) -> None:
-        links = list(self._links.items())
-        self._links.clear()  # in place: the receive loop holds this dict
-        for topic, link in links:
-            self._adapter.unsubscribe(topic)
-            notify(link)
-        self._adapter.data_to_send()
-
-    async def _receive(self, transport: Transport) -> None:
-        recv = transport.recv
-        parse = self._adapter.parse
-        parse_for = self._adapter.parse_for
-        links = self._links
-        stats = self.stats
-        per_topic = stats.per_topic
-        clock = self.clock
-        clock_at = clock.to_seconds(clock.now) if clock is not None else 0.0
-        while True:
-            for frame, at, routed in await recv():
-                if clock is not None and at > clock_at:
-                    clock.advance_to(at)  # what ends before this frame (windows) closes first, as it did live
-                    clock_at = at
-                # A recording routes by the subscription it recorded: numbered subscriptions (SMC) belong to the
-                # recorded connection, not to this one.
-                event = parse(frame) if routed is None else parse_for(frame, routed)
-                stats.bytes += len(frame)
-                for tap in self._taps:
-                    tap(at, "in", frame, event.topic if type(event) is Data else None)
-                if type(event) is Data:
-                    if not self._heard:
-                        self._hear()
-                    link = links.get(event.topic)
-                    if link is not None:
-                        per_topic[event.topic] += 1
-                        link.on_next(Message(event.payload, event.topic, at))
-                    elif routed is None:  # a recording holds other subscriptions' frames too: not a problem
-                        self._unrouted(event.topic, frame)
-                else:
-                    self._control(event, transport)
-
-    def _hear(self) -> None:
-        """The connection works (an acknowledgement or data came): a gap since the last drop ends here."""
-        if self._heard:
-            return
-        self._heard = True
-        if self._gap_start is not None:
-            self.stats.reconnects += 1
-            self.stats.last_gap = Gap(self._gap_start, time.time())
-            self._gap_start = None
-            self._events.on_next(self.stats.last_gap)
 
     def _unrouted(self, topic: Topic, frame: str | bytes) -> None:
         """Data for a topic nobody observes: expected just after an unsubscribe, a problem otherwise."""
@@ -522,31 +411,6 @@ class Client:
             topic=topic,
         )
 
-    def _control(self, event: Any, transport: Transport) -> None:
-        if isinstance(event, Malformed):
-            self._problem(ProblemKind.MALFORMED, event.reason, raw=event.raw)
-        elif isinstance(event, Unknown):
-            self._problem(ProblemKind.UNKNOWN, "a message the protocol does not define", raw=event.raw)
-        elif isinstance(event, SubscribeFailed):
-            self._hear()
-            self._events.on_next(event)
-            link = self._links.pop(event.topic, None)
-            if link is not None:
-                link.on_error(
-                    SubscriptionError(
-                        f"{self.name} refused the subscription to {event.topic!r}: {event.detail}",
-                        topic=event.topic,
-                        detail=event.detail,
-                    )
-                )
-            if not self._links:
-                self._loop.create_task(self._flush(transport, then_close=True))
-        elif isinstance(event, (Subscribed, Unsubscribed)):
-            self._hear()
-            self._events.on_next(event)
-        if self._adapter.has_data_to_send:
-            self._loop.create_task(self._flush(transport))
-
     def _problem(
         self, kind: ProblemKind, message: str, *, raw: str | bytes = "", topic: Topic | None = None, trace: str = ""
     ) -> None:
@@ -557,3 +421,321 @@ class Client:
             return
         self.stats.sample(time.monotonic())
         self._sampler = self._loop.call_later(1.0, self._schedule_sample)
+
+
+class Connection:
+    """One WebSocket of a client: its share of the topics, its adapter (which re-subscribes them after every
+    reconnect), its receive loop, its backoff, its gaps and its subscription acknowledgements."""
+
+    def __init__(self, client: Client, number: int, adapter: Adapter) -> None:
+        self.client = client
+        self.number = number
+        self.adapter = adapter
+        self.topics: dict[Topic, None] = {}  # in subscription order
+        self.state = ConnectionState.IDLE
+        self.reconnects = 0
+        self.last_gap: Gap | None = None
+        self._transport: Transport | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._idle_close: Transport | None = None  # closed by us because nothing was subscribed
+        self._heard = False  # whether the current transport has brought an acknowledgement or data
+        self._gap_start: float | None = None  # when it dropped; the gap ends when data flows again
+        self._unacked: dict[Topic, asyncio.TimerHandle] = {}  # subscriptions sent, not acknowledged yet
+        self._asked: dict[Topic, int] = {}  # how often each topic was asked for on this transport
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "connection": self.number,
+            "state": str(self.state),
+            "topics": len(self.topics),
+            "reconnects": self.reconnects,
+            "last_gap_s": round(self.last_gap.duration, 3) if self.last_gap else None,
+        }
+
+    # -- topics (loop thread) ------------------------------------------------------------------------------
+
+    def add(self, topic: Topic) -> None:
+        self.topics[topic] = None
+        self.adapter.subscribe(topic)
+        if not self.adapter.acks:
+            self.client._events.on_next(Subscribed(topic))
+        if self._task is None or self._task.done():
+            client = self.client
+            self._task = client._loop.create_task(self._run(), name=f"streamkit {client.name} {client.url}")
+        else:
+            self._flush_soon()
+
+    def remove(self, topic: Topic) -> None:
+        del self.topics[topic]
+        self._acknowledged(topic)
+        self.adapter.unsubscribe(topic)
+        self._flush_soon(then_close=not self.topics)
+
+    def release(self) -> None:
+        """Forget every topic and stop (the client failed or ended)."""
+        for topic in list(self.topics):
+            self._acknowledged(topic)
+            self.adapter.unsubscribe(topic)
+        self.topics.clear()
+        self.adapter.data_to_send()
+        self._stop()
+
+    async def close(self) -> None:
+        self.topics.clear()
+        self._stop()
+        if self._transport is not None:  # the receive loop keeps draining until the server's close frame
+            with contextlib.suppress(Exception):
+                await self._transport.close()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _stop(self) -> None:
+        self._stop_acks()
+        if self._wake is not None:
+            self._wake.set()
+
+    def _flush_soon(self, *, then_close: bool = False) -> None:
+        transport = self._transport
+        if transport is not None:
+            self.client._loop.create_task(self._flush(transport, then_close=then_close))
+        elif then_close and self._wake is not None:
+            self._wake.set()  # stop waiting to reconnect: nothing is subscribed
+
+    async def _flush(self, transport: Transport, *, then_close: bool = False) -> None:
+        try:
+            for frame in self.adapter.data_to_send():
+                for tap in self.client._taps:
+                    tap(time.time(), "out", frame, None)
+                await transport.send(frame)
+            if then_close and not self.topics:
+                self._idle_close = transport
+                await transport.close()
+            else:
+                self._await_acks(transport)
+        except (TransportClosed, OSError):
+            pass  # the receive loop sees the drop and reconnects; the adapter re-sends from its record
+
+    # -- acknowledgements ----------------------------------------------------------------------------------
+
+    def _await_acks(self, transport: Transport) -> None:
+        """Start the clock on every subscription sent and not yet acknowledged on this transport."""
+        timeout = self.client.subscribe_timeout
+        if timeout is None or not self.adapter.acks or transport is not self._transport:
+            return
+        for topic in self.topics:
+            if topic not in self._unacked and topic not in self._asked:
+                self._asked[topic] = 1
+                self._unacked[topic] = self.client._loop.call_later(timeout, self._unacknowledged, topic, transport)
+
+    def _acknowledged(self, topic: Topic) -> None:
+        timer = self._unacked.pop(topic, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _unacknowledged(self, topic: Topic, transport: Transport) -> None:
+        self._unacked.pop(topic, None)
+        if transport is not self._transport or topic not in self.topics:
+            return
+        client = self.client
+        timeout = client.subscribe_timeout
+        if self._asked[topic] >= 2:
+            client._drop_topic(
+                topic,
+                SubscriptionError(
+                    f"{client.name} never acknowledged the subscription to {topic!r} (asked twice, waited "
+                    f"{timeout:g} s each time); check that it exists and that these credentials may read it",
+                    topic=topic,
+                    detail="not acknowledged",
+                ),
+            )
+            return
+        client._problem(
+            ProblemKind.UNACKNOWLEDGED,
+            f"{client.name} did not acknowledge the subscription to {topic!r} within {timeout:g} s; asking again",
+            topic=topic,
+        )
+        self._asked[topic] += 1
+        self.adapter.resubscribe(topic)
+        assert timeout is not None
+        self._unacked[topic] = client._loop.call_later(timeout, self._unacknowledged, topic, transport)
+        self._flush_soon()
+
+    # -- the connection loop -------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        client = self.client
+        self._wake = asyncio.Event()
+        delays = client._reconnect.delays()
+        attempt = 0
+        closed_at_once = 0  # connections in a row closed before anything arrived
+        while self.topics and not client._closed:
+            attempt += 1
+            self.state = ConnectionState.CONNECTING
+            client._events.on_next(Connecting(client.url, attempt, self.number))
+            try:
+                transport = await client._open()
+            except asyncio.CancelledError:
+                raise
+            except TransportEnded:
+                client._end()
+                return
+            except Exception as exc:
+                if not await self._retry(exc, attempt, delays):
+                    return
+                continue
+            self._transport = transport
+            self._heard = False
+            self._asked.clear()
+            self.state = ConnectionState.CONNECTED
+            client._events.on_next(Connected(client.url, self.number))
+            self.adapter.connection_made()
+            try:
+                await self._flush(transport)
+                await self._receive(transport)
+            except TransportEnded:
+                client._end()
+                return
+            except TransportClosed as closed:
+                drop = Disconnected(closed.code, closed.reason, connection=self.number)
+                if closed.code == 1009:  # our own limit: say so, the connection is reopened
+                    client._problem(
+                        ProblemKind.OVERSIZED,
+                        "a frame larger than max_size arrived, so the connection was closed and is reopened; "
+                        "pass max_size= (bytes) to the client to accept such frames",
+                    )
+            except (OSError, EOFError) as exc:
+                drop = Disconnected(1006, "", error=f"{type(exc).__name__}: {exc}", connection=self.number)
+            finally:
+                self._transport = None
+                self._stop_acks()
+            if self._heard:  # a working connection: the next drop starts the backoff afresh
+                closed_at_once, attempt = 0, 0
+                delays = client._reconnect.delays()
+            if client._closed or not self.topics:
+                break
+            if self._idle_close is transport:  # closed by us when idle, then subscribed again: not a drop
+                self._idle_close = None
+                continue
+            client._events.on_next(drop)
+            if not self._heard:
+                closed_at_once += 1
+                if closed_at_once >= CLOSED_AT_ONCE:
+                    client._fail(client._refused(drop, closed_at_once))
+                    return
+            if self._gap_start is None:
+                self._gap_start = time.time()
+            log.info(
+                "%s connection %d to %s dropped (code %s); reconnecting",
+                client.name,
+                self.number,
+                client.url,
+                drop.code,
+            )
+            if not await self._retry(ConnectionLost(str(drop)), attempt, delays, first=True):
+                return
+        if not client._closed:
+            self.state = ConnectionState.IDLE
+
+    def _stop_acks(self) -> None:
+        for timer in self._unacked.values():
+            timer.cancel()
+        self._unacked.clear()
+
+    async def _retry(self, exc: BaseException, attempt: int, delays: Iterator[float], *, first: bool = False) -> bool:
+        """Wait before the next attempt, or fail the client when ``exc`` is fatal. Returns whether to go on."""
+        client = self.client
+        decision = Decision.RETRY if first else client._reconnect.classify(exc)
+        if decision is Decision.FATAL:
+            client._fail(exc if isinstance(exc, StreamkitError) else ConnectionLost(client._describe(exc)))
+            return False
+        limit = client._reconnect.max_attempts
+        if limit is not None and attempt >= limit:
+            client._fail(ConnectionLost(f"gave up on {client.url} after {attempt} attempts: {client._describe(exc)}"))
+            return False
+        delay = next(delays)
+        if decision is Decision.WAIT:
+            delay = max(client._reconnect.rate_limit_wait, getattr(exc, "retry_after", 0.0))
+        self.state = ConnectionState.RECONNECTING
+        client._events.on_next(Reconnecting(attempt, delay, client._describe(exc), self.number))
+        assert self._wake is not None
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+        return True
+
+    async def _receive(self, transport: Transport) -> None:
+        client = self.client
+        recv = transport.recv
+        parse = self.adapter.parse
+        parse_for = self.adapter.parse_for
+        links = client._links
+        stats = client.stats
+        per_topic = stats.per_topic
+        unacked = self._unacked
+        clock = client.clock
+        clock_at = clock.to_seconds(clock.now) if clock is not None else 0.0
+        while True:
+            for frame, at, routed in await recv():
+                if clock is not None and at > clock_at:
+                    clock.advance_to(at)  # what ends before this frame (windows) closes first, as it did live
+                    clock_at = at
+                # A recording routes by the subscription it recorded: numbered subscriptions (SMC) belong to the
+                # recorded connection, not to this one.
+                event = parse(frame) if routed is None else parse_for(frame, routed)
+                stats.bytes += len(frame)
+                for tap in client._taps:
+                    tap(at, "in", frame, event.topic if type(event) is Data else None)
+                if type(event) is Data:
+                    if not self._heard:
+                        self._hear()
+                    if unacked and event.topic in unacked:  # data flowing is as good as an acknowledgement
+                        self._acknowledged(event.topic)
+                    link = links.get(event.topic)
+                    if link is not None:
+                        per_topic[event.topic] += 1
+                        link.on_next(Message(event.payload, event.topic, at))
+                    elif routed is None:  # a recording holds other subscriptions' frames too: not a problem
+                        client._unrouted(event.topic, frame)
+                else:
+                    self._control(event, transport)
+
+    def _hear(self) -> None:
+        """The connection works (an acknowledgement or data came): a gap since the last drop ends here."""
+        if self._heard:
+            return
+        self._heard = True
+        if self._gap_start is not None:
+            stats = self.client.stats
+            self.reconnects += 1
+            stats.reconnects += 1
+            self.last_gap = stats.last_gap = Gap(self._gap_start, time.time(), self.number)
+            self._gap_start = None
+            self.client._events.on_next(self.last_gap)
+
+    def _control(self, event: Any, transport: Transport) -> None:
+        client = self.client
+        if isinstance(event, Malformed):
+            client._problem(ProblemKind.MALFORMED, event.reason, raw=event.raw)
+        elif isinstance(event, Unknown):
+            client._problem(ProblemKind.UNKNOWN, "a message the protocol does not define", raw=event.raw)
+        elif isinstance(event, SubscribeFailed):
+            self._hear()
+            client._events.on_next(event)
+            if event.topic in self.topics:
+                client._drop_topic(
+                    event.topic,
+                    SubscriptionError(
+                        f"{client.name} refused the subscription to {event.topic!r}: {event.detail}",
+                        topic=event.topic,
+                        detail=event.detail,
+                    ),
+                )
+        elif isinstance(event, (Subscribed, Unsubscribed)):
+            self._hear()
+            self._acknowledged(event.topic)
+            client._events.on_next(event)
+        if self.adapter.has_data_to_send:
+            client._loop.create_task(self._flush(transport))

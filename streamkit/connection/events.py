@@ -1,4 +1,4 @@
-"""Connection lifecycle events (``client.events``)."""
+"""Connection lifecycle events (``client.events``); ``connection`` numbers a client's WebSockets from 0."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ __all__ = ["Closed", "Connected", "Connecting", "Disconnected", "Gap", "Reconnec
 class Connecting:
     url: str
     attempt: int
+    connection: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Connected:
     url: str
+    connection: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,7 @@ class Disconnected:
     code: int
     reason: str
     error: str = ""
+    connection: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +35,17 @@ class Reconnecting:
     attempt: int
     delay: float
     cause: str
+    connection: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Gap:
-    """Time without a connection: nothing could arrive between ``start`` and ``end`` (epoch seconds)."""
+    """Time without a connection: nothing could arrive on ``connection`` (its number within the client) between
+    ``start`` and ``end`` (epoch seconds)."""
 
     start: float
     end: float
+    connection: int = 0
 
     @property
     def duration(self) -> float:

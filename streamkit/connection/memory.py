@@ -15,7 +15,7 @@ waits: run the test under a virtual clock (``looptime``) when backoff delays or 
 ...     await client.aclose()
 ...     return rows, server.connections[-1].sent
 >>> asyncio.run(main())
-([Message({'n': 1}, origin='/test')], ['{"subscribe":"/test"}'])
+([Message({'n': 1}, origin='/test')], ['{"subscribe":"/test"}', '{"unsubscribe":"/test"}'])
 """
 
 from __future__ import annotations

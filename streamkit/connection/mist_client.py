@@ -30,7 +30,7 @@ from ..core import Message, Stream
 from ..protocols import MistProtocol
 from ..protocols import mist as mist_protocol
 from ._factory import SSLOption, env, recording
-from .client import Client
+from .client import SUBSCRIBE_TIMEOUT, Client
 from .policy import Reconnect
 from .transport import Connector, TransportOptions, connector
 
@@ -68,6 +68,8 @@ def mist(
     proxy: str | Literal[True] | None = True,
     transport: str | Connector = "websockets",
     record: str | Path | None = None,
+    channels_per_connection: int = 1000,
+    subscribe_timeout: float | None = SUBSCRIBE_TIMEOUT,
 ) -> MistClient:
     """A Juniper Mist stream client. Nothing connects until the first observer subscribes.
 
@@ -81,6 +83,10 @@ def mist(
             max_queue: frames buffered before reading pauses (the server then meets TCP backpressure).
         transport: ``"websockets"``, or a connector (see :mod:`streamkit.connection.transport`).
         record: also record every frame to this ``.jsonl.gz`` file (see ``sk.record``), until close().
+        channels_per_connection: channels one WebSocket carries (Mist allows at most 2,000); more channels open
+            more WebSockets, all behind this one client.
+        subscribe_timeout: seconds Mist has to acknowledge a subscription before it is asked for again (once),
+            then its stream fails with ``SubscriptionError``; None waits for ever.
 
     Nothing connects until a subscription has an observer, so a cloud client can be made and looked at here:
 
@@ -99,6 +105,11 @@ def mist(
     >>> len(rows), all("mac" in row for row in rows)
     (3, True)
     """
+    if not 1 <= channels_per_connection <= mist_protocol.MAX_CHANNELS:
+        raise ValueError(
+            f"channels_per_connection is 1 to {mist_protocol.MAX_CHANNELS:,} (Mist's limit per WebSocket), "
+            f"not {channels_per_connection}"
+        )
     if sum(x is not None for x in (region, host, url)) > 1:
         raise ValueError("give at most one of region=, host= or url=")
     if url is None:
@@ -141,5 +152,7 @@ def mist(
         options=options,
         reconnect=reconnect,
         name="Mist",
+        channels_per_connection=channels_per_connection,
+        subscribe_timeout=subscribe_timeout,
     )
     return recording(record, client)

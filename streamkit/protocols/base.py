@@ -133,6 +133,16 @@ class Adapter(ABC):
         if self._active.pop(topic, 0) is None:
             self._outbox.extend(self._unsubscribe_frames(topic))
 
+    def resubscribe(self, topic: Topic) -> None:
+        """Ask for an active ``topic`` again (the server did not acknowledge it); others are ignored."""
+        if topic in self._active:
+            self._outbox.extend(self._subscribe_frames(topic))
+
+    def fresh(self) -> Adapter:
+        """A new adapter speaking the same protocol with the same options, with no subscriptions (for another
+        connection of the same client)."""
+        return type(self)()
+
     def connection_made(self) -> None:
         """A new connection is open: forget per-connection state and queue every active subscription again."""
         self._outbox.clear()

@@ -64,6 +64,15 @@ class FeedProtocol(Adapter):
         self._ack = ack
         self.acks = ack is not None
 
+    def fresh(self) -> FeedProtocol:
+        return FeedProtocol(
+            subscribe=self._subscribe,
+            unsubscribe=self._unsubscribe,
+            route=self._route,
+            payload=self._payload,
+            ack=self._ack,
+        )
+
     def _subscribe_frames(self, topic: Topic) -> list[str]:
         if self._subscribe is None or topic == ALL:
             return []

@@ -32,6 +32,7 @@ from .base import (
 
 __all__ = [
     "GOVCLOUD_HOST",
+    "MAX_CHANNELS",
     "REGIONS",
     "STREAM_PATH",
     "MistProtocol",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 STREAM_PATH = "/api-ws/v1/stream"
+#: Channels one WebSocket may carry (Juniper's rate-limit guide; its own client warns at 1,500).
+MAX_CHANNELS = 2000
 
 #: Region name -> REST host, as Juniper documents them.
 REGIONS: dict[str, str] = {

@@ -211,7 +211,7 @@ def test_close_completes_observers_and_stops_everything(sim):
     completed = threading.Event()
     client.subscribe(sim.channel("device_stats")).subscribe(on_completed=completed.set)
     wait_for(lambda: client.state == "connected")
-    task = client._task
+    task = client._connections[0]._task
     client.close()
     assert completed.is_set()
     assert task is not None and task.done()
@@ -226,7 +226,7 @@ def test_close_completes_observers_and_stops_everything(sim):
 def test_secrets_stay_out_of_reprs(sim, client):
     client.subscribe("/test").subscribe(lambda r: None)
     wait_for(lambda: client.state == "connected")
-    assert sim.token not in repr(client) and sim.token not in repr(client._transport)
+    assert sim.token not in repr(client) and sim.token not in repr(client._connections[0]._transport)
     assert sim.token not in repr(client.stats.snapshot())
 
 
