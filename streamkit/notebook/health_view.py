@@ -45,6 +45,20 @@ def _counters(obj: Any) -> dict[str, int]:
     return {name: getattr(obj, name) for name in names if isinstance(getattr(obj, name, None), int)}
 
 
+def _connection_rows(connections: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """One row per WebSocket when the client has several (each has its own drops and gaps)."""
+    if len(connections) < 2:
+        return []
+    return [
+        (
+            f"↳ connection {c['connection']}",
+            f"{html.escape(c['state'])} · {c['topics']:,} topics · {c['reconnects']} reconnects"
+            + (f" · last gap {c['last_gap_s']} s" if c["last_gap_s"] is not None else ""),
+        )
+        for c in connections
+    ]
+
+
 class Health:
     """Refreshed every ``every`` seconds on streamkit's loop while displayed (a widget); a static table otherwise."""
 
@@ -66,6 +80,7 @@ class Health:
             "url": client.url,
             **stats,
             "last_problem": client.problems.newest.message if client.problems.newest else None,
+            "connections": list(client.connections),
             "subscriptions": live,
             "watched": {name: _counters(obj) for name, obj in self.watch.items()},
         }
@@ -77,6 +92,7 @@ class Health:
             ("state", f"<b style='color:{colour}'>{html.escape(s['state'])}</b> · {html.escape(s['url'])}"),
             ("messages", f"{s['messages']:,} · {s['rate']:,.1f}/s"),
             ("reconnects", f"{s['reconnects']} · last gap {s['last_gap_s'] if s['last_gap_s'] is not None else '-'} s"),
+            *_connection_rows(s["connections"]),
             (
                 "problems",
                 (" · ".join(f"{n} {kind}" for kind, n in s["problems"].items()) or "none")
