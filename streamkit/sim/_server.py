@@ -278,6 +278,7 @@ class Simulator(ABC):
         """Send one data frame, subject to the stall gate and the malformed-frame fault."""
         if not self._flowing.is_set():
             await self._flowing.wait()
+            await asyncio.sleep(0)  # what else waited (a pong held by the stall) goes out before the backlog
         if self.faults.malformed and self._fault_rng.random() < self.faults.malformed:
             frame = self._corrupt(frame)
             self.counts["malformed"] += 1

@@ -7,13 +7,15 @@ the same seed see the same organisation, the same roams, restarts and disconnect
 
 from __future__ import annotations
 
+import base64
 import random
+import struct
 import uuid
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MistDevice", "MistSite", "MistWorld", "WifiClient"]
+__all__ = ["Located", "MistDevice", "MistSite", "MistWorld", "MxEdge", "PacketCapture", "WifiClient"]
 
 MIST_OUI = "5c5b35"
 AP_MODELS = ("AP43", "AP45", "AP34", "AP24")
@@ -25,6 +27,30 @@ CLIENT_KINDS = (
     ("Windows 11", "Dell", "Windows", "Latitude 7440"),
     ("Windows 11", "Lenovo", "Windows", "ThinkPad X1"),
     ("ChromeOS", "Google", "Chromebook", "Pixelbook"),
+)
+ORG_NAMES = ("Acme Retail", "Globex Logistics", "Initech Campus", "Umbrella Clinics", "Stark Offices")
+CITIES = (
+    # city, country, timezone, lat, lng
+    ("Sunnyvale", "US", "America/Los_Angeles", 37.37, -122.04),
+    ("Amsterdam", "NL", "Europe/Amsterdam", 52.37, 4.90),
+    ("Bangalore", "IN", "Asia/Kolkata", 12.97, 77.59),
+    ("London", "GB", "Europe/London", 51.51, -0.13),
+    ("Tokyo", "JP", "Asia/Tokyo", 35.68, 139.69),
+    ("Austin", "US", "America/Chicago", 30.27, -97.74),
+)
+STREETS = ("Main Street", "Market Street", "Station Road", "Harbour Way", "Innovation Drive")
+MAP_KINDS = ("assets", "sdkclients", "unconnected_clients", "discovered_assets")
+LOCATED_KINDS = (
+    ("assets", "tag", ("Kontakt.io", "Minew", "Blukii")),
+    ("sdkclients", "app", ("Apple", "Samsung")),
+    ("unconnected_clients", "wifi", ("Apple", "Samsung", "Intel", "Espressif")),
+    ("discovered_assets", "ble", ("Apple", "Tile", "Google")),
+)
+MXEDGE_EVENTS = (
+    ("ME_SERVICE_RESTARTED", "{name}: tunterm service restarted"),
+    ("ME_TUNNEL_DOWN", "{name}: a tunnel from an AP went down"),
+    ("ME_TUNNEL_UP", "{name}: a tunnel from an AP came up"),
+    ("ME_CONFIG_CHANGED", "{name}: configuration changed"),
 )
 SSIDS = (("corp", "4a1c7b00-0000-4000-8000-000000000001"), ("guest", "4a1c7b00-0000-4000-8000-000000000002"))
 
@@ -96,6 +122,52 @@ class WifiClient:
 
 
 @dataclass(slots=True, eq=False)
+class MxEdge:
+    """A Mist Edge appliance (tunnel termination for the APs of its site)."""
+
+    id: str
+    mac: str
+    name: str
+    model: str
+    serial: str
+    site_id: str
+    boot_time: float
+    cpu: float = 10.0
+    mem: float = 30.0
+    tunnels: int = 0
+    tx_bytes: int = 0
+    rx_bytes: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class Located:
+    """Something located on a map that is not a connected Wi-Fi client: a BLE asset, an SDK client, an
+    unconnected Wi-Fi device or a discovered BLE asset (``kind``)."""
+
+    kind: str  # "assets" | "sdkclients" | "unconnected_clients" | "discovered_assets"
+    site_id: str
+    id: str
+    mac: str
+    name: str
+    map_id: str
+    x: float
+    y: float
+    rssi: float
+    manufacture: str
+
+
+@dataclass(slots=True, eq=False)
+class PacketCapture:
+    """A packet capture started over REST: ``packets`` more to stream on ``channel``, then the end marker."""
+
+    id: str
+    channel: str
+    packets: int
+    macs: list[str]
+    sent: int = 0
+
+
+@dataclass(slots=True, eq=False)
 class MistSite:
     id: str
     name: str
@@ -105,6 +177,12 @@ class MistSite:
     switches: list[MistDevice] = field(default_factory=list)
     gateways: list[MistDevice] = field(default_factory=list)
     clients: dict[str, WifiClient] = field(default_factory=dict)
+    mxedges: list[MxEdge] = field(default_factory=list)
+    located: list[Located] = field(default_factory=list)
+    timezone: str = "UTC"
+    country_code: str = "US"
+    address: str = ""
+    latlng: tuple[float, float] = (0.0, 0.0)
 
     @property
     def devices(self) -> list[MistDevice]:
@@ -120,6 +198,8 @@ class MistWorld:
         maps: floor-plan maps per site (APs and clients are spread over them).
         restart_rate, disconnect_rate: chance per device per tick of a restart / a disconnect.
         roam_rate, churn_rate: chance per client per tick of roaming to another AP / leaving (a new one joins).
+        mxedges: Mist Edges per site; mxedge_event_rate: chance per Mist Edge per tick of an event.
+        located: per site, how many BLE assets, SDK clients, unconnected clients and discovered assets each.
     """
 
     def __init__(
@@ -136,6 +216,9 @@ class MistWorld:
         disconnect_rate: float = 0.002,
         roam_rate: float = 0.03,
         churn_rate: float = 0.01,
+        mxedges: int = 1,
+        located: int = 3,
+        mxedge_event_rate: float = 0.02,
         start: float = 1_700_000_000.0,
     ) -> None:
         if sites < 1 or aps < 1 or maps < 1 or min(switches, gateways, clients) < 0:
@@ -186,6 +269,16 @@ class MistWorld:
             self.sites.append(site)
         self.site_by_id = {site.id: site for site in self.sites}
         self.device_by_id = {d.id: d for site in self.sites for d in site.devices}
+        # Everything added after the first release draws from its own generator, so the organisations and the
+        # stories of existing seeds stay what they were.
+        self.extra = random.Random(f"extras-{seed}")
+        self.mxedge_event_rate = mxedge_event_rate
+        self.org_name = f"{self.extra.choice(ORG_NAMES)} (simulated)"
+        self.created = start - 400 * 86_400
+        self.captures: list[PacketCapture] = []
+        for site in self.sites:
+            self._furnish(site, mxedges, located)
+        self.mxedge_by_id = {m.id: m for site in self.sites for m in site.mxedges}
 
     # -- construction --------------------------------------------------------------------------------------
 
@@ -220,6 +313,59 @@ class MistWorld:
             ble_tx_pkts=rng.randrange(1_000, 20_000),
             ble_rx_pkts=rng.randrange(10**6, 10**9),
         )
+
+    def _extra_uuid(self) -> str:
+        return str(uuid.UUID(int=self.extra.getrandbits(128), version=4))
+
+    def _furnish(self, site: MistSite, mxedges: int, located: int) -> None:
+        """The site's address, Mist Edges and located things (drawn from :attr:`extra`)."""
+        rng = self.extra
+        city, country, tz, lat, lng = CITIES[site.index % len(CITIES)]
+        site.address = f"{rng.randrange(1, 400)} {rng.choice(STREETS)}, {city}"
+        site.country_code, site.timezone = country, tz
+        site.latlng = (round(lat + rng.uniform(-0.05, 0.05), 5), round(lng + rng.uniform(-0.05, 0.05), 5))
+        for i in range(mxedges):
+            site.mxedges.append(
+                MxEdge(
+                    id=self._extra_uuid(),
+                    mac=f"020000{rng.getrandbits(24):06x}",
+                    name=f"{site.name}-mxedge{i + 1}",
+                    model="ME-X1",
+                    serial=f"ME{rng.getrandbits(40):010X}",
+                    site_id=site.id,
+                    boot_time=self.now - rng.uniform(3_600, 60 * 86_400),
+                    cpu=rng.uniform(5, 25),
+                    mem=rng.uniform(20, 50),
+                )
+            )
+        for kind, prefix, makers in LOCATED_KINDS:
+            for i in range(located):
+                site.located.append(
+                    Located(
+                        kind=kind,
+                        site_id=site.id,
+                        id=self._extra_uuid(),
+                        mac=f"{rng.getrandbits(48):012x}",
+                        name=f"{prefix}-{site.index + 1:02d}{i + 1:02d}",
+                        map_id=site.map_ids[i % len(site.map_ids)],
+                        x=round(rng.uniform(5, 95), 1),
+                        y=round(rng.uniform(5, 55), 1),
+                        rssi=rng.uniform(-85, -50),
+                        manufacture=rng.choice(makers),
+                    )
+                )
+
+    def start_capture(self, channel: str, *, packets: int = 10, site: MistSite | None = None) -> PacketCapture:
+        """Start a packet capture streamed on ``channel`` (``/sites/{id}/pcaps`` or ``/orgs/{id}/pcaps``).
+
+        Its packets flow once the channel has a subscriber (so a capture started over REST is not over
+        before the client watching it has subscribed), a few per tick, then ``pcap_dict: null`` ends it.
+        """
+        sites = [site] if site is not None else self.sites
+        macs = [c.mac for s in sites for c in s.clients.values()][:50] or [d.mac for s in sites for d in s.aps]
+        capture = PacketCapture(self._extra_uuid(), channel, max(1, packets), macs)
+        self.captures.append(capture)
+        return capture
 
     def _join(self, site: MistSite) -> WifiClient:
         rng = self.rng
@@ -264,9 +410,24 @@ class MistWorld:
             "client_stats": f"{base}/stats/clients",
             "device_events": f"{base}/devices",
         }
+        out["mxedge_stats"] = f"{base}/stats/mxedges"
+        out["mxedge_events"] = f"{base}/mxedges"
+        out["pcaps"] = f"{base}/pcaps"
         for map_id in site.map_ids:
             out[f"location:{map_id}"] = f"{base}/stats/maps/{map_id}/clients"
+            for kind in MAP_KINDS:
+                out[f"{kind}:{map_id}"] = f"{base}/stats/maps/{map_id}/{kind}"
         return out
+
+    def org_channels(self) -> dict[str, str]:
+        """The organisation's channels, by what they carry."""
+        base = f"/orgs/{self.org_id}"
+        return {
+            "org_insights": f"{base}/insights/summary",
+            "org_mxedge_stats": f"{base}/stats/mxedges",
+            "org_mxedge_events": f"{base}/mxedges",
+            "org_pcaps": f"{base}/pcaps",
+        }
 
     # -- evolution -----------------------------------------------------------------------------------------
 
@@ -302,7 +463,55 @@ class MistWorld:
                         for c in site.clients.values()
                         if c.ap.map_id == map_id
                     )
+        self._tick_extras(wanted, out)
         return out
+
+    def _tick_extras(self, wanted: Container[str], out: list[tuple[str, Any]]) -> None:
+        """Mist Edges, located things, insights and packet captures (all drawn from :attr:`extra`)."""
+        rng = self.extra
+        org = f"/orgs/{self.org_id}"
+        org_stats, org_events = f"{org}/stats/mxedges", f"{org}/mxedges"
+        insights = f"{org}/insights/summary"
+        for site in self.sites:
+            base = f"/sites/{site.id}"
+            stats, events = f"{base}/stats/mxedges", f"{base}/mxedges"
+            for edge in site.mxedges:
+                edge.cpu = min(100.0, max(1.0, edge.cpu * 0.9 + rng.uniform(2, 30) * 0.1))
+                edge.mem = min(95.0, max(10.0, edge.mem + rng.uniform(-1, 1)))
+                edge.tunnels = len(site.aps) - (1 if rng.random() < 0.1 else 0)
+                edge.tx_bytes += _draw(rng, 10**5, 10**7)
+                edge.rx_bytes += _draw(rng, 10**5, 10**7)
+                if rng.random() < self.mxedge_event_rate:
+                    kind, text = rng.choice(MXEDGE_EVENTS)
+                    event = {
+                        "mxedge_id": edge.id,
+                        "mac": edge.mac,
+                        "site_id": site.id,
+                        "type": kind,
+                        "timestamp": round(self.now, 3),
+                        "text": text.format(name=edge.name),
+                    }
+                    out.extend((channel, event) for channel in (events, org_events) if channel in wanted)
+                if stats in wanted or org_stats in wanted:
+                    payload = self._mxedge_payload(edge)
+                    out.extend((channel, payload) for channel in (stats, org_stats) if channel in wanted)
+            for thing in site.located:
+                thing.x = min(100.0, max(0.0, thing.x + rng.gauss(0, 0.4)))
+                thing.y = min(60.0, max(0.0, thing.y + rng.gauss(0, 0.4)))
+                thing.rssi = min(-35.0, max(-95.0, thing.rssi + rng.gauss(0, 1.0)))
+                channel = f"{base}/stats/maps/{thing.map_id}/{thing.kind}"
+                if channel in wanted:
+                    out.append((channel, self._located_payload(thing)))
+            if insights in wanted:
+                out.append((insights, self._insights_payload(site)))
+        for capture in list(self.captures):
+            if capture.channel not in wanted:
+                continue  # waits for someone to watch it
+            for _ in range(min(3, capture.packets - capture.sent)):
+                out.append((capture.channel, self._packet(capture)))
+            if capture.sent >= capture.packets:
+                out.append((capture.channel, {"capture_id": capture.id, "pcap_dict": None, "pcap_raw": None}))
+                self.captures.remove(capture)
 
     def _event(self, device: MistDevice, kind: str, text: str) -> dict[str, Any]:
         prefix = {"ap": "AP", "switch": "SW", "gateway": "GW"}[device.type]
@@ -592,4 +801,111 @@ class MistWorld:
             "num_locating_aps": 3,
             "accuracy": 4,
             "_time": round(self.now, 5),
+        }
+
+    def _mxedge_payload(self, edge: MxEdge) -> dict[str, Any]:
+        return {
+            "id": edge.id,
+            "mac": edge.mac,
+            "name": edge.name,
+            "model": edge.model,
+            "serial": edge.serial,
+            "site_id": edge.site_id,
+            "org_id": self.org_id,
+            "status": "connected",
+            "uptime": int(self.now - edge.boot_time),
+            "last_seen": int(self.now),
+            "cpu_stat": {"usage": round(edge.cpu, 1)},
+            "memory_stat": {"usage": round(edge.mem, 1)},
+            "tunterm_stat": {"num_tunnels": edge.tunnels, "num_aps": edge.tunnels},
+            "port_stat": {
+                "port0": {"up": True, "speed": 10_000, "tx_bytes": edge.tx_bytes, "rx_bytes": edge.rx_bytes},
+            },
+            "_time": round(self.now, 5),
+        }
+
+    def _located_payload(self, thing: Located) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "mac": thing.mac,
+            "map_id": thing.map_id,
+            "x": round(thing.x * 10, 1),
+            "y": round(thing.y * 10, 1),
+            "x_m": round(thing.x, 2),
+            "y_m": round(thing.y, 2),
+            "_time": round(self.now, 5),
+        }
+        if thing.kind == "sdkclients":
+            payload = {"id": thing.id, "name": thing.name, **payload, "accuracy": 3}
+            del payload["mac"]
+        elif thing.kind == "assets":
+            payload.update(
+                name=thing.name,
+                rssi=round(thing.rssi),
+                manufacture=thing.manufacture,
+                battery_voltage=3000 - (int(self.now) // 3600) % 400,
+            )
+        else:  # unconnected_clients, discovered_assets
+            payload.update(rssi=round(thing.rssi), manufacture=thing.manufacture)
+            if thing.kind == "unconnected_clients":
+                site = self.site_by_id[thing.site_id]
+                payload["ap_mac"] = site.aps[int(thing.x) % len(site.aps)].mac
+        return payload
+
+    def _insights_payload(self, site: MistSite) -> dict[str, Any]:
+        connected = [d for d in site.aps if d.connected]
+        clients = site.clients.values()
+        weak = sum(1 for c in clients if c.rssi < -72)
+        return {
+            "org_id": self.org_id,
+            "site_id": site.id,
+            "site_name": site.name,
+            "num_aps": len(site.aps),
+            "num_aps_connected": len(connected),
+            "num_switches": len(site.switches),
+            "num_gateways": len(site.gateways),
+            "num_clients": len(site.clients),
+            "num_guests": sum(1 for c in clients if c.ssid == "guest"),
+            "tx_bps": sum(c.tx_bps for c in clients),
+            "rx_bps": sum(c.rx_bps for c in clients),
+            "sle": {
+                "coverage": round(100 * (1 - weak / max(1, len(site.clients))), 1),
+                "ap_availability": round(100 * len(connected) / len(site.aps), 1),
+                "capacity": round(100 - min(60.0, 2.0 * len(site.clients) / len(site.aps)), 1),
+            },
+            "_time": round(self.now, 5),
+        }
+
+    def _packet(self, capture: PacketCapture) -> dict[str, Any]:
+        """One captured packet: a small UDP datagram, as a summary (``pcap_dict``) and base64 bytes (``pcap_raw``)."""
+        rng = self.extra
+        capture.sent += 1
+        src, dst = rng.choice(capture.macs), rng.choice(capture.macs)
+        src_ip, dst_ip = f"172.16.{rng.randrange(1, 254)}.{rng.randrange(2, 254)}", f"10.10.12.{rng.randrange(2, 60)}"
+        sport, dport = rng.randrange(1024, 65535), rng.choice((53, 123, 443, 5353))
+        data = bytes(rng.getrandbits(8) for _ in range(rng.randrange(16, 64)))
+        udp = struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+        ip = struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45, 0, 20 + len(udp), capture.sent, 0, 64, 17, 0,
+            bytes(int(o) for o in src_ip.split(".")), bytes(int(o) for o in dst_ip.split(".")),
+        )  # fmt: skip
+        frame = (
+            bytes.fromhex(dst[-12:].rjust(12, "0")) + bytes.fromhex(src[-12:].rjust(12, "0")) + b"\x08\x00" + ip + udp
+        )
+        return {
+            "capture_id": capture.id,
+            "pcap_dict": {
+                "num": capture.sent,
+                "timestamp": round(self.now, 6),
+                "len": len(frame),
+                "caplen": len(frame),
+                "src_mac": src,
+                "dst_mac": dst,
+                "src_ip": src_ip,
+                "dst_ip": dst_ip,
+                "protocol": "UDP",
+                "src_port": sport,
+                "dst_port": dport,
+            },
+            "pcap_raw": base64.b64encode(frame).decode(),
         }
