@@ -6,11 +6,12 @@ Pure state, no I/O. Elements are addressed by their path below the API base
 
 from __future__ import annotations
 
+import base64
 import random
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ENGINE_CONTEXTS", "SmcWorld"]
+__all__ = ["ELEMENT_KINDS", "ENGINE_CONTEXTS", "SmcWorld"]
 
 #: Status-socket contexts for engine families (both spellings the protocol notes mention), by REST type.
 ENGINE_CONTEXTS: dict[str, str] = {
@@ -36,6 +37,24 @@ NODE_OK = {
     "No Policy Installed": "WARNING",
 }
 CITIES = ("berlin", "paris", "madrid", "oslo", "rome", "vienna", "lisbon", "dublin", "prague", "warsaw")
+#: VPN gateway sites (the SMC API guide's example VPN has a Helsinki hub).
+GATEWAY_SITES = (
+    "Helsinki", "Paris", "Tunis", "Moscow", "London", "Beijing", "Milan", "Atlanta", "Algiers", "Mexico City",
+    "Riyadh", "Madrid",
+)  # fmt: skip
+VPN_NAMES = ("Corporate VPN", "Partner VPN", "Branch VPN", "Lab VPN")
+#: Engine element types the REST API lists (entry point names); composite filter contexts map to several.
+ENGINE_KINDS = (
+    "single_fw", "fw_cluster", "virtual_fw", "single_ips", "virtual_ips", "single_layer2", "layer2_cluster",
+    "master_engine", "cloud_single_fw",
+)  # fmt: skip
+#: Every element listing the simulated REST API answers: entry points and ``filter_context`` values.
+ELEMENT_KINDS = (*ENGINE_KINDS, "engine_clusters", "fw_clusters", "vpn")
+
+
+def tunnel_id(*parts: int) -> str:
+    """The SMC's id of a tunnel or endpoint: base64 of its parts joined by ``#`` (``MiM1OQ==`` is ``2#59``)."""
+    return base64.b64encode("#".join(map(str, parts)).encode()).decode()
 
 
 @dataclass(slots=True, eq=False)
@@ -59,10 +78,16 @@ class SmcEngine:
 
 
 @dataclass(slots=True, eq=False)
-class SmcLink:
-    """A tunnel or one of its endpoints: the VPN health figures drift on every tick."""
-
+class SmcGateway:
     id: int
+    name: str
+
+
+@dataclass(slots=True, eq=False)
+class SmcLink:
+    """A gateway tunnel or one of its endpoints (at ``gateway``): the VPN health figures drift on every tick."""
+
+    id: str
     name: str
     path: str
     health: float
@@ -70,6 +95,7 @@ class SmcLink:
     jitter: float
     loss: float
     traffic: float
+    gateway: SmcGateway | None = None
     children: list[SmcLink] = field(default_factory=list)
 
 
@@ -78,7 +104,12 @@ class SmcVpn:
     id: int
     name: str
     path: str
+    gateways: list[SmcGateway] = field(default_factory=list)
     tunnels: list[SmcLink] = field(default_factory=list)
+
+    def tunnels_of(self, gateway: SmcGateway | None) -> list[SmcLink]:
+        """The gateway tunnels one of whose endpoints is at ``gateway``."""
+        return [t for t in self.tunnels if any(ep.gateway is gateway for ep in t.children)]
 
 
 class SmcWorld:
@@ -88,7 +119,8 @@ class SmcWorld:
         seed: the scenario's seed.
         version: the API version in element paths.
         engines: single firewalls; clusters: firewall clusters of ``cluster_nodes`` nodes each.
-        vpns: policy VPNs of ``tunnels`` tunnels each (two endpoints per tunnel).
+        vpns: policy VPNs of ``tunnels`` gateway tunnels each, hub and spokes (two endpoints per tunnel, one
+            at each gateway). Tunnel and endpoint ids are base64 as on an SMC (``tunnels/MiM1OQ==``).
         flap_rate: chance per node per tick of a state change (offline, fail-over ...).
     """
 
@@ -134,19 +166,29 @@ class SmcWorld:
                 )
             self.engines.append(engine)
             next_id += 10 + self.rng.randrange(40)
-        link_id = 20000 + self.rng.randrange(1000)
+        gateway_id = 50 + self.rng.randrange(20)
+        endpoint_id = 100 + self.rng.randrange(50)
         for v in range(vpns):
-            vpn = SmcVpn(5 + v, f"vpn-{v + 1}", f"{elements}/vpn/{5 + v}")
-            for t in range(tunnels):
-                tunnel = self._link(link_id, f"{vpn.name} tunnel {t + 1}", f"{vpn.path}/tunnels/{link_id}")
-                for e in range(2):
-                    eid = link_id + 1 + e
-                    tunnel.children.append(
-                        self._link(eid, f"{tunnel.name} endpoint {'ab'[e]}", f"{tunnel.path}/endpoints/{eid}")
-                    )
+            vpn = SmcVpn(5 + v, VPN_NAMES[v % len(VPN_NAMES)] + ("" if v < len(VPN_NAMES) else f" {v}"),
+                         f"{elements}/vpn/{5 + v}")  # fmt: skip
+            for g in range(tunnels + 1):  # a hub and one spoke per tunnel
+                site = GATEWAY_SITES[(v + g) % len(GATEWAY_SITES)]
+                vpn.gateways.append(SmcGateway(gateway_id, f"{site} VPN Gateway"))
+                gateway_id += 1 + self.rng.randrange(3)
+            hub = vpn.gateways[0]
+            for spoke in vpn.gateways[1:]:
+                first, second = sorted((hub, spoke), key=lambda gw: gw.id)
+                tid = tunnel_id(first.id, second.id)
+                tunnel = self._link(tid, f"Gateway Tunnel {first.name}-{second.name}", f"{vpn.path}/tunnels/{tid}")
+                for side, gateway in enumerate((first, second), start=1):
+                    eid = tunnel_id(side, endpoint_id)
+                    endpoint_id += 1
+                    endpoint = self._link(eid, f"{gateway.name} endpoint", f"{tunnel.path}/endpoints/{eid}")
+                    endpoint.gateway = gateway
+                    tunnel.children.append(endpoint)
                 vpn.tunnels.append(tunnel)
-                link_id += 3
             self.vpns.append(vpn)
+        self._vpn_of: dict[str, SmcVpn] = {}
         self._by_path: dict[str, Any] = {}
         for engine in self.engines:
             self._by_path[engine.path] = engine
@@ -156,8 +198,9 @@ class SmcWorld:
             for tunnel in vpn.tunnels:
                 self._by_path[tunnel.path] = tunnel
                 self._by_path.update((ep.path, ep) for ep in tunnel.children)
+                self._vpn_of.update((link.path, vpn) for link in (tunnel, *tunnel.children))
 
-    def _link(self, id_: int, name: str, path: str) -> SmcLink:
+    def _link(self, id_: str, name: str, path: str) -> SmcLink:
         rng = self.rng
         return SmcLink(
             id_,
@@ -167,7 +210,7 @@ class SmcWorld:
             latency=rng.uniform(5, 60),
             jitter=rng.uniform(0.5, 5),
             loss=rng.uniform(0, 20),
-            traffic=rng.uniform(1e5, 5e7),
+            traffic=rng.uniform(1e6, 2e9),
         )
 
     # -- lookups -------------------------------------------------------------------------------------------
@@ -186,14 +229,68 @@ class SmcWorld:
             return None
         return [node.path for engine in self.engines if engine.type == kind for node in engine.nodes]
 
-    def elements(self, kind: str) -> list[dict[str, str]]:
-        """The REST listing of one element type: name, path and type of each."""
+    def elements(self, kind: str) -> list[dict[str, str]] | None:
+        """The REST listing of an element type or composite filter context (``engine_clusters``, ``fw_clusters``):
+        name, path and type of each; ``None`` for a kind the simulator does not know."""
         if kind == "vpn":
             return [{"name": v.name, "path": v.path, "type": "vpn"} for v in self.vpns]
-        return [{"name": e.name, "path": e.path, "type": e.type} for e in self.engines if e.type == kind]
+        if kind == "engine_clusters":
+            kinds: tuple[str, ...] = ENGINE_KINDS
+        elif kind == "fw_clusters":
+            kinds = ("fw_cluster",)
+        elif kind in ENGINE_KINDS:
+            kinds = (kind,)
+        else:
+            return None
+        return [{"name": e.name, "path": e.path, "type": e.type} for e in self.engines if e.type in kinds]
+
+    def document(self, path: str) -> dict[str, Any] | None:
+        """The REST representation of one element (what ``GET href`` answers), hrefs as paths; ``None`` if there
+        is no such element. Shaped as the SMC answers: the element's fields and a ``link`` list whose ``self``
+        entry carries its type (what the official client reads to pick a class)."""
+        obj = self._by_path.get(path)
+        if obj is None:
+            return None
+
+        def link(href: str, type_: str) -> list[dict[str, str]]:
+            return [{"href": href, "rel": "self", "type": type_}]
+
+        if isinstance(obj, SmcEngine):
+            node_type = "firewall_node"
+            return {
+                "name": obj.name,
+                "key": obj.id,
+                "comment": None,
+                "nodes": [
+                    {node_type: {"name": n.name, "nodeid": i, "key": n.id, "link": link(n.path, node_type)}}
+                    for i, n in enumerate(obj.nodes, start=1)
+                ],
+                "link": link(obj.path, obj.type),
+            }
+        if isinstance(obj, SmcNode):
+            return {"name": obj.name, "key": obj.id, "disabled": False, "link": link(obj.path, "firewall_node")}
+        if isinstance(obj, SmcVpn):
+            return {
+                "name": obj.name,
+                "key": obj.id,
+                "vpn_profile": None,
+                "link": link(obj.path, "vpn"),
+            }
+        kind = "tunnel_endpoint" if obj.gateway is not None else "gateway_tunnel"
+        doc: dict[str, Any] = {"name": obj.name, "key": obj.id, "link": link(obj.path, kind)}
+        if obj.children:
+            doc["endpoints"] = [{"href": ep.path, "name": ep.name, "type": "tunnel_endpoint"} for ep in obj.children]
+        return doc
 
     def status(self, path: str) -> dict[str, Any]:
-        """The status object of one element (hrefs in ``result`` are paths; the server makes them absolute)."""
+        """The status object of one element (hrefs in ``result`` are paths; the server makes them absolute).
+
+        Keys are sorted and figures are integers, as the SMC sends them (see the API guide's example);
+        ``vpn_status_code`` is a status string (``"Idle"``, ``"Warning"``, ``"Error"``).
+        """
+        return dict(sorted(self._status(path).items()))
+
+    def _status(self, path: str) -> dict[str, Any]:
         obj = self._by_path[path]
         if isinstance(obj, SmcNode):
             return {
@@ -225,20 +322,26 @@ class SmcWorld:
                 "monitoring_status": _vpn_status(health),
                 "vpn_status_code": _vpn_code(health),
                 "health_in_percent": round(health),
-                "result": [{"href": t.path, "name": t.name, "type": "tunnel"} for t in obj.tunnels],
+                "result": _gateway_tunnels(obj.tunnels),
             }
         link: SmcLink = obj
+        if link.gateway is not None:  # an endpoint: named after its VPN, lists its gateway's tunnels (as the guide)
+            vpn = self._vpn_of[link.path]
+            name, result = vpn.name, _gateway_tunnels(vpn.tunnels_of(link.gateway))
+        else:
+            name = link.name
+            result = [{"href": c.path, "name": c.name, "type": "tunnel_endpoint"} for c in link.children]
         return {
-            "name": link.name,
+            "name": name,
             "monitoring_state": "READY",
             "monitoring_status": _vpn_status(link.health),
             "vpn_status_code": _vpn_code(link.health),
             "health_in_percent": round(link.health),
             "traffic_in_bits_per_sec": round(link.traffic),
             "packet_loss_in_permyriad": round(link.loss),
-            "latency_in_ms": round(link.latency, 1),
-            "jitter_in_ms": round(link.jitter, 2),
-            "result": [{"href": c.path, "name": c.name, "type": "tunnel_endpoint"} for c in link.children],
+            "latency_in_ms": round(link.latency),
+            "jitter_in_ms": round(link.jitter),
+            "result": result,
         }
 
     # -- evolution -----------------------------------------------------------------------------------------
@@ -298,9 +401,14 @@ class SmcWorld:
         link.traffic = max(0.0, link.traffic * rng.uniform(0.85, 1.15))
 
 
+def _gateway_tunnels(tunnels: list[SmcLink]) -> list[dict[str, str]]:
+    return [{"href": t.path, "name": t.name, "type": "gateway_tunnel"} for t in tunnels]
+
+
 def _vpn_status(health: float) -> str:
-    return "OK" if health >= 80 else "WARNING" if health >= 40 else "ERROR"
+    return "OK" if health >= 60 else "WARNING" if health >= 30 else "ERROR"
 
 
-def _vpn_code(health: float) -> int:
-    return 0 if health >= 80 else 1 if health >= 40 else 2
+def _vpn_code(health: float) -> str:
+    # "Idle" for a healthy endpoint is what the API guide's example shows; the others are our reading
+    return "Idle" if health >= 60 else "Warning" if health >= 30 else "Error"

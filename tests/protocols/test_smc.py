@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,26 +21,51 @@ from streamkit.protocols import (
 from streamkit.protocols.base import SubscribeRequest, UnsubscribeRequest
 from streamkit.protocols.smc import HttpRequest, HttpResponse, context, element
 
+SEED = json.loads((Path(__file__).parents[1] / "data" / "smc_seed_frames.json").read_text())
 
-def test_seed_examples_parse_with_the_topic_they_were_subscribed_for(smc_frames):
+
+def test_the_api_guide_examples_pass_through_the_adapter_unchanged():
+    """The SMC API guide's example exchange, byte for byte: our requests say the same, the guide's replies give
+    the guide's statuses, whatever subscription ids the server picked (0, then 5)."""
+    endpoint_href = json.loads(SEED["endpoint_request"])["element"]
+    node_href = json.loads(SEED["node_request"])["element"]
     p = SmcProtocol()
-    node = element(smc_frames["seed_node_href"])
-    endpoint = element(smc_frames["seed_endpoint_href"])
+    p.subscribe(element(endpoint_href))
+    p.subscribe(element(node_href))
+    assert p.data_to_send() == [SEED["endpoint_request"].strip(), SEED["node_request"].strip()]
+    assert p.parse(SEED["endpoint_subscribed"]) == Subscribed(element(endpoint_href), 0)
+    assert p.parse(SEED["node_subscribed"]) == Subscribed(element(node_href), 5)
+    for name, href in (("endpoint_status", endpoint_href), ("node_status", node_href)):
+        event = p.parse(SEED[name])
+        assert event == Data(element(href), json.loads(SEED[name])["status"]["status"])
+    assert event.payload == {"monitoring_state": "READY", "monitoring_status": "OK", "name": "Plano node 1"}
+    tunnel = p.parse(SEED["endpoint_status"]).payload
+    assert tunnel["vpn_status_code"] == "Idle" and tunnel["traffic_in_bits_per_sec"] == 1881231412
+    assert len(tunnel["result"]) == 12 and {c["type"] for c in tunnel["result"]} == {"gateway_tunnel"}
+    # the same frames, recorded for these topics, replay to the same statuses
+    assert p.parse_for(SEED["node_status"], element(node_href)).payload == event.payload
+
+
+def test_statuses_parse_with_the_topic_they_were_subscribed_for(smc_frames):
+    p = SmcProtocol()
+    node = element(smc_frames["node_href"])
+    endpoint = element(smc_frames["endpoint_href"])
     p.subscribe(node)
     p.subscribe(endpoint)
     assert p.data_to_send() == [
-        f'{{"element":"{smc_frames["seed_node_href"]}"}}',
-        f'{{"element":"{smc_frames["seed_endpoint_href"]}"}}',
+        f'{{"element":"{smc_frames["node_href"]}"}}',
+        f'{{"element":"{smc_frames["endpoint_href"]}"}}',
     ]
-    assert p.parse(smc_frames["seed_success_0"]) == Subscribed(node, 0)
-    assert p.parse(smc_frames["seed_success_1"]) == Subscribed(endpoint, 1)
+    assert p.parse(smc_frames["success_0"]) == Subscribed(node, 0)
+    assert p.parse(smc_frames["success_1"]) == Subscribed(endpoint, 1)
     # statuses may arrive in any order: they are matched by subscription id
-    ep = p.parse(smc_frames["seed_endpoint_status"])
+    ep = p.parse(smc_frames["endpoint_status"])
     assert isinstance(ep, Data) and ep.topic == endpoint
-    assert ep.payload["health_in_percent"] == 71
-    assert ep.payload["latency_in_ms"] == 41.5
+    assert ep.payload["health_in_percent"] == 93
+    assert ep.payload["latency_in_ms"] == 20
+    assert {c["type"] for c in ep.payload["result"]} == {"gateway_tunnel"}
     assert {"vpn_status_code", "traffic_in_bits_per_sec", "packet_loss_in_permyriad", "jitter_in_ms"} <= set(ep.payload)
-    status = p.parse(smc_frames["seed_node_status"])
+    status = p.parse(smc_frames["node_status"])
     assert isinstance(status, Data) and status.topic == node
     assert status.payload["engine_node_status"] == "Online"
     assert status.payload["monitoring_state"] == "READY"
@@ -52,7 +79,7 @@ def test_failure_is_matched_to_the_request_it_answers(smc_frames):
     p.subscribe(good)
     failed = p.parse(smc_frames["failure"])
     assert failed == SubscribeFailed(bad, "Element not found: https://smc.example.com:8082/7.2/elements/single_fw/9999")
-    assert p.parse(smc_frames["seed_success_0"]) == Subscribed(good, 0)
+    assert p.parse(smc_frames["success_0"]) == Subscribed(good, 0)
     assert p.active == (good,)
 
 
@@ -61,11 +88,11 @@ def test_unsubscribe_by_id_and_its_reply(smc_frames):
     topic = context("fw_cluster")
     p.subscribe(topic)
     p.data_to_send()
-    p.parse(smc_frames["seed_success_0"])
+    p.parse(smc_frames["success_0"])
     p.unsubscribe(topic)
     assert p.data_to_send() == ['{"unsubscribe":0}']
     assert p.parse(smc_frames["unsubscribed"]) == Unsubscribed(topic)
-    assert isinstance(p.parse(smc_frames["seed_node_status"]), Unknown)  # a late status for id 0: kept, not routed
+    assert isinstance(p.parse(smc_frames["node_status"]), Unknown)  # a late status for id 0: kept, not routed
 
 
 def test_unsubscribe_before_the_ack_unsubscribes_when_the_id_arrives(smc_frames):
@@ -74,7 +101,7 @@ def test_unsubscribe_before_the_ack_unsubscribes_when_the_id_arrives(smc_frames)
     p.subscribe(topic)
     p.unsubscribe(topic)
     assert p.data_to_send() == ['{"context":"fw_single"}']
-    assert p.parse(smc_frames["seed_success_0"]) == Subscribed(topic, 0)
+    assert p.parse(smc_frames["success_0"]) == Subscribed(topic, 0)
     assert p.data_to_send() == ['{"unsubscribe":0}']
 
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from streamkit.sim import SmcSimulator, SmcWorld
+
+SEED = json.loads((Path(__file__).parents[1] / "data" / "smc_seed_frames.json").read_text())
 
 
 @pytest.fixture
@@ -66,7 +71,9 @@ async def test_login_cookie_socket_status_logout_refused(sim):
     node = sim.hrefs["nodes"][0]
     async with httpx.AsyncClient() as http:
         cookie = await login(sim, http)
-        assert (await http.get(f"{sim.url}/7.2/system/current_user")).json()["name"] == sim.login
+        me = (await http.get(f"{sim.url}/7.2/system/current_user")).json()["value"]
+        assert me == f"{sim.url}/7.2/elements/api_client/1"
+        assert (await http.get(me)).json()["name"] == sim.api_client
         async with socket(sim, cookie) as ws:
             await ws.send(json.dumps({"element": node}))
             assert await recv(ws) == {"success": "Subscribed for status", "subscription_id": 0}
@@ -202,3 +209,107 @@ def test_cluster_nodes_fail_over_and_keep_one_online():
 def test_same_seed_same_estate():
     assert SmcWorld(seed=3).paths == SmcWorld(seed=3).paths
     assert SmcWorld(seed=3).paths != SmcWorld(seed=4).paths
+
+
+async def test_every_json_answer_is_exactly_application_json(sim):
+    """fp-ngfw-smc-python reads a body only when the content type is exactly ``application/json``."""
+    async with httpx.AsyncClient() as http:
+        answers = [await http.get(f"{sim.url}/api"), await http.get(f"{sim.url}/7.2/api")]
+        answers.append(await http.post(f"{sim.url}/7.2/login", json={"authenticationkey": sim.api_key}))
+        for path in ("system/current_user", "elements?filter_context=engine_clusters", "elements/single_fw"):
+            answers.append(await http.get(f"{sim.url}/7.2/{path}"))
+        answers.append(await http.get(sim.hrefs["engines"][0]))
+        answers.append(await http.get(f"{sim.url}/7.2/elements/single_fw/1"))  # errors too
+        answers.append(await http.get(f"{sim.url}/9.9/api"))
+    assert [r.status_code for r in answers] == [200] * 7 + [404, 404]
+    assert {r.headers["content-type"] for r in answers} == {"application/json"}
+    assert answers[-2].json()["message"] == f"Element not found: {sim.url}/7.2/elements/single_fw/1"
+
+
+async def test_elements_by_href_with_etag_and_listings_by_filter(sim):
+    async with httpx.AsyncClient() as http:
+        await login(sim, http)
+        cluster = sim.hrefs["engines"][-1]
+        r = await http.get(cluster)
+        doc, etag = r.json(), r.headers["etag"]
+        assert doc["name"] == sim.world.engines[-1].name
+        assert doc["link"][0] == {"href": cluster, "rel": "self", "type": "fw_cluster"}
+        nodes = [n["firewall_node"]["link"][0]["href"] for n in doc["nodes"]]
+        assert nodes == [n for n in sim.hrefs["nodes"] if n.startswith(cluster + "/")]
+        assert (await http.get(cluster, headers={"If-None-Match": etag})).status_code == 304
+        assert (await http.get(sim.hrefs["engines"][0])).headers["etag"] != etag
+        for href in (sim.hrefs["nodes"][0], sim.hrefs["vpns"][0], sim.hrefs["tunnels"][0], sim.hrefs["endpoints"][0]):
+            assert (await http.get(href)).json()["link"][0]["href"] == href
+        every = (await http.get(f"{sim.url}/7.2/elements", params={"filter_context": "engine_clusters"})).json()
+        assert [e["href"] for e in every["result"]] == sim.hrefs["engines"]
+        assert {tuple(e) for e in every["result"]} == {("name", "href", "type")}  # the official client's Meta
+        name = sim.world.engines[1].name
+        exact = {"filter": name, "filter_context": "single_fw", "exact_match": "true"}
+        found = (await http.get(f"{sim.url}/7.2/elements", params=exact)).json()["result"]
+        assert [e["name"] for e in found] == [name]
+        some = (await http.get(f"{sim.url}/7.2/elements/single_fw", params={"filter": "FW-", "limit": "1"})).json()
+        assert len(some["result"]) == 1
+        assert (await http.get(f"{sim.url}/7.2/elements/no_such_kind")).status_code == 404
+
+
+async def test_every_offered_version_is_served_with_hrefs_in_that_version():
+    async with (
+        SmcSimulator(seed=1, api_versions=("7.2.1", "6.10"), interval=0.05) as sim,
+        httpx.AsyncClient() as http,
+    ):
+        assert [v["rel"] for v in (await http.get(f"{sim.url}/api")).json()["version"]] == ["6.10", "7.2.1"]
+        assert sim.version == "7.2.1" and sim.hrefs["endpoints"][0].startswith(f"{sim.url}/7.2.1/elements/vpn/5/")
+        r = await http.post(f"{sim.url}/6.10/login", json={"authenticationkey": sim.api_key})
+        assert r.status_code == 200
+        listing = (await http.get(f"{sim.url}/6.10/elements/vpn")).json()["result"]
+        assert listing[0]["href"] == f"{sim.url}/6.10/elements/vpn/5"
+        async with connect(
+            f"ws://{sim.host}:{sim.port}/6.10/status/socket",
+            additional_headers={"Cookie": f"JSESSIONID={r.cookies['JSESSIONID']}"},
+        ) as ws:
+            await ws.send(json.dumps({"element": sim.hrefs["vpns"][0]}))  # an href in another version: same element
+            assert (await recv(ws))["success"] == "Subscribed for status"
+            children = (await recv(ws))["status"]["status"]["result"]
+            assert children[0]["href"].startswith(f"{sim.url}/6.10/elements/vpn/5/tunnels/")
+    with pytest.raises(ValueError, match="API versions"):
+        SmcSimulator(api_versions=("latest",))
+
+
+async def test_status_socket_pings_its_clients():
+    async with (
+        SmcSimulator(seed=1, heartbeat=0.2) as sim,
+        httpx.AsyncClient() as http,
+        aiohttp.ClientSession(cookies={"JSESSIONID": await login(sim, http)}) as session,
+        session.ws_connect(sim.socket_url, autoping=False) as ws,
+    ):
+        msg = await ws.receive(timeout=2)
+        assert msg.type == aiohttp.WSMsgType.PING
+        await ws.pong(msg.data)
+        assert (await ws.receive(timeout=2)).type == aiohttp.WSMsgType.PING
+        # a client that stops answering is dropped
+        async with asyncio.timeout(3):
+            while (await ws.receive()).type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                pass
+
+
+def test_statuses_have_the_api_guide_fields_and_json_kinds():
+    """The simulator's endpoint status has the guide's example's keys, in its order, with the same JSON kinds;
+    engine nodes carry at least the guide's node keys; ids are base64 as the SMC's."""
+    world = SmcWorld(seed=5)
+    guide_endpoint = json.loads(SEED["endpoint_status"])["status"]["status"]
+    guide_node = json.loads(SEED["node_status"])["status"]["status"]
+    endpoint = world.vpns[0].tunnels[0].children[0]
+    ours = world.status(endpoint.path)
+    assert list(ours) == list(guide_endpoint)
+    assert {k: type(v) for k, v in ours.items()} == {k: type(v) for k, v in guide_endpoint.items()}
+    assert ours["name"] == world.vpns[0].name and ours["vpn_status_code"] in {"Idle", "Warning", "Error"}
+    assert ours["result"] and {tuple(c) for c in ours["result"]} == {("href", "name", "type")}
+    assert {c["type"] for c in ours["result"]} == {"gateway_tunnel"}
+    hub_tunnels = [t.path for t in world.vpns[0].tunnels]
+    assert [c["href"] for c in ours["result"]] == hub_tunnels  # the hub's endpoint lists all the hub's tunnels
+    node = world.status(world.engines[0].nodes[0].path)
+    assert set(guide_node) <= set(node) and list(node) == sorted(node)
+    tunnel_id = endpoint.path.split("/tunnels/")[1].split("/")[0]
+    first, second = base64.b64decode(tunnel_id).decode().split("#")
+    assert int(first) < int(second)
+    assert base64.b64decode(endpoint.id).decode().count("#") == 1
