@@ -18,7 +18,10 @@ import math
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from numbers import Real
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from reactivex import abc, typing
+from reactivex.scheduler import VirtualTimeScheduler
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,6 +30,7 @@ __all__ = [
     "ARRIVAL",
     "SECONDS_BELOW",
     "UNITS",
+    "ReplayClock",
     "check_unit",
     "epoch_seconds",
     "time_of",
@@ -181,3 +185,51 @@ def time_of(record: Mapping[str, Any], field: str, unit: str | None = None) -> f
     if field == ARRIVAL and field not in record:
         unit = "s"  # the arrival is always epoch seconds
     return epoch_seconds(time_value(record, field), unit)
+
+
+_TState = TypeVar("_TState")
+
+
+class ReplayClock(VirtualTimeScheduler):
+    """A recording's clock: a reactivex virtual-time scheduler kept in epoch seconds, which a replay moves to the
+    recorded time of each frame before delivering it, so that time windows close as they did live.
+
+    Moving it costs an assignment unless an action is due by then (reactivex's own ``advance_to`` builds
+    datetimes and walks its queue on every call); datetimes are built only when :attr:`now` is read.
+
+    >>> from datetime import timedelta
+    >>> clock = ReplayClock("2026-01-01T00:00:00Z")
+    >>> fired = []
+    >>> _ = clock.schedule_relative(timedelta(seconds=60), lambda scheduler, state: fired.append(clock.seconds))
+    >>> clock.advance_to(clock.seconds + 30); fired
+    []
+    >>> clock.advance_to(clock.seconds + 45); fired, clock.now.isoformat()
+    ([1767225660.0], '2026-01-01T00:01:15+00:00')
+    """
+
+    def __init__(self, start: Any) -> None:
+        seconds = epoch_seconds(start)
+        if seconds is None:
+            raise ValueError(f"a replay clock starts at a time (epoch number, ISO 8601, datetime), not {start!r}")
+        super().__init__(seconds)
+        self._due = math.inf  # the earliest time an action is queued for (epoch seconds)
+
+    @property
+    def seconds(self) -> float:
+        """The clock, in epoch seconds."""
+        return float(self._clock)  # type: ignore[arg-type]
+
+    def schedule_absolute(
+        self, duetime: typing.AbsoluteTime, action: abc.ScheduledAction[_TState], state: _TState | None = None
+    ) -> abc.DisposableBase:
+        disposable = super().schedule_absolute(duetime, action, state=state)
+        self._due = min(self._due, self.to_seconds(duetime))
+        return disposable
+
+    def advance_to(self, time: typing.AbsoluteTime) -> None:
+        seconds = time if isinstance(time, float) else self.to_seconds(time)
+        if self._clock <= seconds < self._due:  # type: ignore[operator]
+            self._clock = seconds  # nothing is due yet: just move
+            return
+        super().advance_to(seconds)
+        self._due = self.to_seconds(self._queue.peek().duetime) if self._queue else math.inf

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -131,3 +133,41 @@ def test_received_is_the_arrival_unless_the_payload_has_one():
     assert time_of(garbage, "received") is None
     assert time_of({"cpu": 7}, "received") is None  # a plain dict has no arrival
     assert time_of({"received": T}, "received") == T
+
+
+def test_the_replay_clock_fires_what_reactivex_historical_scheduler_fires():
+    """Same schedules, same advances: the same actions at the same clock readings, re-scheduling included."""
+    import random
+    from datetime import timedelta
+
+    from reactivex.scheduler import HistoricalScheduler
+
+    from streamkit._time import ReplayClock, utc_datetime
+
+    start = 1_767_225_600.0
+    rng = random.Random(7)
+    plan = [(rng.uniform(0, 100), rng.random() < 0.3) for _ in range(40)]
+    steps = sorted(rng.uniform(0, 150) for _ in range(60))
+
+    def run(clock: Any, seconds: Callable[[], float]) -> list[tuple[int, float]]:
+        fired: list[tuple[int, float]] = []
+
+        def action(number: int, again: bool) -> Callable[..., None]:
+            def act(scheduler: Any, state: Any) -> None:
+                fired.append((number, round(seconds(), 6)))
+                if again:  # an action that schedules another, as a window closing opens the next one
+                    clock.schedule_relative(timedelta(seconds=5), action(number + 1000, False))
+
+            return act
+
+        for number, (delay, again) in enumerate(plan):
+            clock.schedule_relative(timedelta(seconds=delay), action(number, again))
+        for step in steps:
+            clock.advance_to(start + step)
+        return fired
+
+    historical = HistoricalScheduler(utc_datetime(start))
+    replay = ReplayClock(start)
+    expected = run(historical, lambda: historical.to_seconds(historical.now))
+    assert run(replay, lambda: replay.seconds) == expected and len(expected) > 40
+    assert replay.now == historical.now

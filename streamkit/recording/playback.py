@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reactivex.scheduler import HistoricalScheduler
-
 from .._json import JSONDecodeError, loads
-from .._time import utc_datetime
+from .._time import ReplayClock
 from ..connection.client import Client
 from ..connection.transport import Incoming, TransportClosed, TransportEnded, TransportOptions
 from ..core import Message, Stream, Topic
@@ -248,9 +246,9 @@ class ReplayTransport:
 class ReplayClient(Client):
     """A recorded stream as a client: ``subscribe`` as on the live client; observers complete at the end.
 
-    Its streams run on the recording's clock (:attr:`clock`, a reactivex HistoricalScheduler at the recorded time
-    of the frame being delivered): time windows and other time operators close as they did live, with no
-    ``scheduler=`` to pass.
+    Its streams run on the recording's clock (:attr:`clock`, a :class:`~streamkit._time.ReplayClock` at the
+    recorded time of the frame being delivered): time windows and other time operators close as they did live,
+    with no ``scheduler=`` to pass.
     """
 
     def __init__(self, path: str | Path, *, speed: float | None = 1.0, adapter: Adapter | None = None) -> None:
@@ -271,7 +269,7 @@ class ReplayClient(Client):
             adapter,
             url=f"replay:{self.path}",
             connector=self._replay,
-            clock=HistoricalScheduler(utc_datetime(self.header["started"])),
+            clock=ReplayClock(self.header["started"]),
             name=f"{kind} replay",
         )
 
