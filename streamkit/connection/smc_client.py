@@ -1,15 +1,23 @@
-"""The Forcepoint SMC client: a REST login, then the status socket with the session cookie."""
+"""The Forcepoint SMC client: a REST login, then the status socket with the session cookie; element discovery
+(``smc.engines()``, ``smc.elements(kind)``) over the same session."""
 
 from __future__ import annotations
 
+import asyncio
+import difflib
+import email.utils
 import ssl as ssl_module
+import time
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from .. import runtime
 from .._redact import install_http
 from ..core import Message, Stream
-from ..errors import AuthenticationError, ProtocolError
+from ..errors import AuthenticationError, ProtocolError, RateLimited
 from ..protocols import SmcProtocol
 from ..protocols import smc as smc_protocol
 from ..protocols.smc import HttpRequest, HttpResponse, SmcSession
@@ -18,7 +26,40 @@ from .client import Client
 from .policy import Reconnect
 from .transport import Connector, Transport, TransportOptions, connector
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["SmcClient", "smc"]
+
+T = TypeVar("T")
+#: Filter contexts that group several element types: listed through the ``elements`` entry point with
+#: ``?filter_context=`` (as fp-ngfw-smc-python does), not through an entry point of their own.
+FILTER_CONTEXTS = (
+    "engine_clusters", "fw_clusters", "ips_clusters", "layer2_clusters", "network_elements", "services",
+    "services_and_applications", "alias", "tags", "situations",
+)  # fmt: skip
+#: HTTP 429: the longest single wait (seconds, whatever Retry-After says) and how many tries in all.
+RATE_LIMIT_WAIT = 30.0
+RATE_LIMIT_TRIES = 4
+#: Engine documents read at once when resolving an engine node's name.
+READ_AT_ONCE = 8
+
+
+def _retry_after(headers: Mapping[str, str], attempt: int) -> float:
+    """Seconds to wait after a 429: Retry-After (seconds or an HTTP date), else 1, 2, 4 ... seconds."""
+    value = headers.get("retry-after", "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            seconds = 2.0**attempt
+    return min(max(seconds, 0.0), RATE_LIMIT_WAIT)
+
+
+def _is_href(element: str) -> bool:
+    return "://" in element
 
 
 class SmcClient(Client):
@@ -46,27 +87,206 @@ class SmcClient(Client):
         self._verify = verify
         self._timeout = timeout
         self._http: httpx.AsyncClient | None = None
+        self._login_lock = asyncio.Lock()  # one session per client: the socket and discovery share it
         self.session: SmcSession | None = None
 
     def subscribe(self, *, context: str | None = None, element: str | None = None) -> Stream[Message]:
-        """The hot, shared Observable of a family (``context="fw_single"``) or one element (``element=href``).
+        """The hot, shared Observable of a family (``context="fw_single"``) or one element (``element=``: its
+        href, or its name, e.g. ``element="fw-berlin"`` or ``element="fw-berlin node 1"``).
 
-        Records are status objects; ``record.origin`` is ``("context", name)`` or ``("element", href)``.
+        A name is looked up among engines, VPNs and engine nodes (:meth:`resolve`): an unknown or ambiguous
+        name raises :class:`ValueError` listing close matches. Records are status objects; ``record.origin`` is
+        ``("context", name)`` or ``("element", href)``.
         """
+        if element is not None and context is None and not _is_href(element):
+            element = self.resolve(element)
         return self._stream(smc_protocol.subscription_topic(context=context, element=element))
 
+    # -- discovery -----------------------------------------------------------------------------------------
+    #
+    # The REST calls run on the client's own loop, with its one httpx client and its one login session, the
+    # one the status socket uses: one session per client, logged out on close. A synchronous call waits for
+    # the result with runtime.run: from another thread (a script) it waits on the loop thread's future; in a
+    # notebook cell, which runs on the kernel's loop, it runs the loop re-entrantly until the answer is in, so
+    # the cell shows the table when it ends and whatever else runs on that loop (the status socket, a
+    # simulator) keeps going meanwhile. A blocking HTTP client on the cell's thread would instead stall that
+    # loop, and a simulator on it could never answer. Async code awaits the a-prefixed forms.
+
+    def elements(self, kind: str) -> pd.DataFrame:
+        """The elements of one type, by its entry point's name (``"single_fw"``, ``"fw_cluster"``, ``"vpn"``,
+        ``"host"`` ...) or a filter context (``"engine_clusters"``): a DataFrame with ``name``, ``type`` and
+        ``href`` first. Waits for the answer (in a notebook cell too).
+
+        >>> import streamkit as sk
+        >>> from streamkit.sim import SmcSimulator
+        >>> with SmcSimulator(seed=1) as sim, sk.smc(url=sim.url, api_key=sim.api_key) as smc:
+        ...     vpns = smc.elements("vpn")
+        >>> vpns[["name", "type"]].to_dict("records")
+        [{'name': 'Corporate VPN', 'type': 'vpn'}]
+        """
+        return self._wait(self.aelements(kind))
+
+    def engines(self) -> pd.DataFrame:
+        """Every engine (firewalls, clusters, IPS, layer 2, virtual and master engines): ``name``, ``type``,
+        ``href``. Waits for the answer (in a notebook cell too).
+
+        >>> import streamkit as sk
+        >>> from streamkit.sim import SmcSimulator
+        >>> with SmcSimulator(seed=1, engines=2, clusters=1) as sim, sk.smc(url=sim.url, api_key=sim.api_key) as smc:
+        ...     table = smc.engines()
+        >>> table.columns[:3].tolist(), table["type"].tolist()
+        (['name', 'type', 'href'], ['single_fw', 'single_fw', 'fw_cluster'])
+        """
+        return self._wait(self.aengines())
+
+    def resolve(self, name: str) -> str:
+        """The href of the engine, VPN or engine node called ``name``; :class:`ValueError` (with close matches)
+        when none or several are. Waits for the answer (in a notebook cell too).
+
+        >>> import streamkit as sk
+        >>> from streamkit.sim import SmcSimulator
+        >>> with SmcSimulator(seed=1) as sim, sk.smc(url=sim.url, api_key=sim.api_key) as smc:
+        ...     smc.resolve("fw-berlin node 1") == sim.hrefs["nodes"][0]
+        True
+        """
+        return self._wait(self.aresolve(name))
+
+    async def aelements(self, kind: str) -> pd.DataFrame:
+        """Coroutine form of :meth:`elements`."""
+        return _frame(await self._listing(kind))
+
+    async def aengines(self) -> pd.DataFrame:
+        """Coroutine form of :meth:`engines`."""
+        return _frame(await self._listing("engine_clusters"))
+
+    async def aresolve(self, name: str) -> str:
+        """Coroutine form of :meth:`resolve`."""
+        session = await self._session()
+        candidates = await self._listing("engine_clusters")
+        if "vpn" in session.entry_points:
+            candidates += await self._listing("vpn")
+        found = [c for c in candidates if c.get("name") == name]
+        if not found:  # engine nodes: read each engine's document, a few at a time
+            candidates += await self._nodes([c for c in candidates if c.get("type") != "vpn"])
+            found = [c for c in candidates if c.get("name") == name]
+        if len(found) == 1:
+            return str(found[0]["href"])
+        if found:
+            listed = "; ".join(f"{c.get('type')} {c['href']}" for c in found)
+            raise ValueError(
+                f"{len(found)} SMC elements are named {name!r} ({listed}): pass element= the href of the one you mean"
+            )
+        names = sorted({str(c["name"]) for c in candidates if c.get("name")})
+        close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+        hint = f"close matches: {', '.join(map(repr, close))}" if close else f"{len(names)} names looked at"
+        raise ValueError(
+            f"no SMC engine, engine node or VPN is named {name!r} ({hint}); "
+            "see smc.engines() or smc.elements(kind), or pass element= an href"
+        )
+
+    def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._closed:
+            coro.close()
+            raise RuntimeError("this SMC client is closed (and logged out): create a new one with sk.smc(...)")
+        if runtime.in_loop_thread(self._loop):
+            return runtime.run(coro)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    async def _nodes(self, engines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        limit = asyncio.Semaphore(READ_AT_ONCE)
+
+        async def nodes_of(engine: dict[str, Any]) -> list[dict[str, Any]]:
+            async with limit:
+                doc = await self._get(str(engine["href"]), what=f"engine {engine.get('name')!r}")
+            found = []
+            for entry in doc.get("nodes", []) if isinstance(doc, dict) else []:
+                for node_type, node in entry.items() if isinstance(entry, dict) else ():
+                    links = node.get("link", []) if isinstance(node, dict) else []
+                    href = next((link.get("href") for link in links if link.get("rel") == "self"), None)
+                    if href:
+                        found.append({"name": node.get("name"), "type": node_type, "href": href})
+            return found
+
+        return [node for nodes in await asyncio.gather(*map(nodes_of, engines)) for node in nodes]
+
+    async def _listing(self, kind: str) -> list[dict[str, Any]]:
+        session = await self._session()
+        points = session.entry_points
+        if kind in points and kind not in FILTER_CONTEXTS:
+            url, params = points[kind], None
+        elif kind in FILTER_CONTEXTS:
+            url = points.get("elements", f"{session.base_url}/{session.version}/elements")
+            params = {"filter_context": kind}
+        else:
+            known = sorted({*points, *FILTER_CONTEXTS})
+            close = difflib.get_close_matches(kind, known, n=5, cutoff=0.5)
+            hint = f"close matches: {', '.join(map(repr, close))}" if close else "see client.session.entry_points"
+            raise ValueError(f"this SMC (API {session.version}) has no element type {kind!r} ({hint})")
+        body = await self._get(url, params=params, what=f"the {kind} elements")
+        result = body.get("result", []) if isinstance(body, dict) else body
+        if not isinstance(result, list):
+            raise ProtocolError(f"SMC listing of {kind}: expected a list of elements, got {type(result).__name__}")
+        return [e for e in result if isinstance(e, dict) and "href" in e]
+
+    async def _get(self, url: str, *, params: Mapping[str, str] | None = None, what: str) -> Any:
+        """GET a REST resource with the session's cookie; logs in again once if the session expired."""
+        session = await self._session()
+        for again in (True, False):
+            response = await self._request(HttpRequest("GET", url, params=params, headers=session.cookie_header))
+            if response.status == 401 and again:
+                session = await self._relogin(session)
+                continue
+            break
+        if response.status in (401, 403):
+            raise AuthenticationError(
+                f"the SMC refused to show {what} (HTTP {response.status}): check that the API client (or "
+                "administrator) is enabled and its role may view these elements"
+                + (f" in domain {self._domain!r}" if self._domain else "")
+            )
+        if response.status == 429:
+            raise RateLimited(
+                f"the SMC is still rate-limiting after {RATE_LIMIT_TRIES} tries for {what}: wait, then ask again",
+                retry_after=_retry_after(response.headers, RATE_LIMIT_TRIES),
+            )
+        if response.status != 200 or response.body is None:
+            raise ProtocolError(f"SMC GET {url} answered HTTP {response.status} without JSON, asking for {what}")
+        return response.body
+
+    async def _session(self) -> SmcSession:
+        """The client's one login session (logging in if there is none yet)."""
+        async with self._login_lock:
+            if self._closed:
+                raise RuntimeError("this SMC client is closed (and logged out): create a new one with sk.smc(...)")
+            if self.session is None:
+                self.session = await self._login()
+            return self.session
+
+    async def _relogin(self, stale: SmcSession) -> SmcSession:
+        """Log in again because ``stale`` was refused, unless another caller already did."""
+        async with self._login_lock:
+            if self.session is stale or self.session is None:
+                self.session = await self._login()
+            return self.session
+
     async def _request(self, request: HttpRequest) -> HttpResponse:
+        """Perform one REST request; on HTTP 429 wait (Retry-After, at most :data:`RATE_LIMIT_WAIT` seconds a
+        time) and try again, :data:`RATE_LIMIT_TRIES` tries in all."""
         if self._http is None:
             install_http()  # lms_login puts the password in the URL, and httpcore traces cookies
             self._http = httpx.AsyncClient(verify=self._verify, timeout=self._timeout)
-        response = await self._http.request(
-            request.method, request.url, params=request.params, json=request.json, headers=request.headers
-        )
+        for attempt in range(RATE_LIMIT_TRIES):
+            response = await self._http.request(
+                request.method, request.url, params=request.params, json=request.json, headers=request.headers
+            )
+            if response.status_code != 429 or attempt == RATE_LIMIT_TRIES - 1:
+                break
+            await asyncio.sleep(_retry_after(response.headers, attempt))
         try:
             body = response.json()
         except ValueError:
             body = None
-        return HttpResponse(response.status_code, body, dict(response.cookies))
+        headers = {k.lower(): v for k, v in response.headers.items() if k.lower() != "set-cookie"}
+        return HttpResponse(response.status_code, body, dict(response.cookies), headers)
 
     async def _login(self) -> SmcSession:
         flow = smc_protocol.login_flow(
@@ -88,19 +308,19 @@ class SmcClient(Client):
 
     async def _open(self) -> Transport:
         fresh = self.session is None
-        if self.session is None:
-            self.session = await self._login()
+        session = await self._session()
         try:
-            return await self._connector(self.session.socket_url("status"), self.session.cookie_header, self._options)
+            return await self._connector(session.socket_url("status"), session.cookie_header, self._options)
         except AuthenticationError:
             if fresh:
                 raise
-            self.session = await self._login()  # the session expired while we were away: log in again, once
-            return await self._connector(self.session.socket_url("status"), self.session.cookie_header, self._options)
+            session = await self._relogin(session)  # it expired while we were away: log in again, once
+            return await self._connector(session.socket_url("status"), session.cookie_header, self._options)
 
     async def _on_close(self) -> None:
-        if self.session is not None:
+        async with self._login_lock:  # a login in progress ends first, then its session is logged out
             session, self.session = self.session, None
+        if session is not None:
             flow = smc_protocol.logout_flow(session)
             request = next(flow)
             try:
@@ -112,6 +332,14 @@ class SmcClient(Client):
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+
+
+def _frame(elements: list[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd  # only when a table is asked for: import streamkit stays light
+
+    first = ["name", "type", "href"]
+    rest = list(dict.fromkeys(k for e in elements for k in e if k not in first))
+    return pd.DataFrame(elements, columns=[*first, *rest])
 
 
 def smc(

@@ -245,6 +245,7 @@ class HttpResponse:
     status: int
     body: Any = None
     cookies: Mapping[str, str] = field(default_factory=dict, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # lower-case names (Retry-After ...)
 
 
 @dataclass(frozen=True, slots=True)
