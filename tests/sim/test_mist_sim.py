@@ -355,3 +355,106 @@ def test_device_events_match_the_stats():
                 if restarted_at.get(payload["mac"]) == now:
                     assert payload["uptime"] == 0
     assert {"AP_RESTARTED", "AP_DISCONNECTED", "AP_CONNECTED"} <= kinds
+
+
+# -- server pings, auth variants, the REST API -------------------------------------------------------------
+
+
+async def test_the_server_pings_and_drops_a_client_that_never_answers():
+    import aiohttp
+
+    async with (
+        MistSimulator(seed=1, interval=0.05, ping_interval=0.2) as sim,
+        aiohttp.ClientSession() as http,
+        http.ws_connect(sim.url, headers=sim.headers, autoping=False) as ws,
+    ):
+        for _ in range(3):  # answered pings keep the connection
+            msg = await ws.receive(timeout=2)
+            assert msg.type == aiohttp.WSMsgType.PING
+            await ws.pong(msg.data)
+        loop = asyncio.get_running_loop()
+        silent_since = loop.time()
+        while (msg := await ws.receive(timeout=3)).type == aiohttp.WSMsgType.PING:
+            pass  # and now never answer
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+        assert loop.time() - silent_since < 1.5
+        assert not sim._peers
+
+
+async def test_lowercase_token_and_region_cookies_at_the_upgrade(sim):
+    for headers in (
+        {"Authorization": f"token {sim.token}"},
+        {"Authorization": f"TOKEN {sim.token}"},
+        {"Cookie": f"sessionid.eu={sim.cookies['sessionid']}; csrftoken.eu={sim.cookies['csrftoken']}"},
+        {"Cookie": f"csrftoken.gc1={sim.cookies['csrftoken']}; sessionid.gc1={sim.cookies['sessionid']}"},
+    ):
+        async with connect(sim.url, additional_headers=headers) as ws:
+            assert (await subscribe(ws, "/test"))["event"] == "channel_subscribed"
+    mixed = f"sessionid.eu={sim.cookies['sessionid']}; csrftoken.gc1={sim.cookies['csrftoken']}"
+    with pytest.raises(InvalidStatus):
+        async with connect(sim.url, additional_headers={"Cookie": mixed}):
+            pass
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["mxedge_stats", "mxedge_events", "assets", "sdkclients", "unconnected_clients", "discovered_assets",
+     "org_insights", "org_mxedge_stats", "org_mxedge_events"],
+)  # fmt: skip
+async def test_every_channel_kind_is_acknowledged_and_flows(kind):
+    async with MistSimulator(seed=5, interval=0.02, sites=1, aps=2, mxedge_event_rate=0.5) as sim, client(sim) as ws:
+        channel = sim.channel(kind)
+        assert (await subscribe(ws, channel))["event"] == "channel_subscribed"
+        msg = await until(ws, lambda m: m["event"] == "data")
+        assert msg["channel"] == channel and isinstance(json.loads(msg["data"]), dict)
+
+
+async def test_a_foreign_org_channel_is_refused(sim):
+    async with client(sim) as ws:
+        refused = await subscribe(ws, "/orgs/00000000-0000-4000-8000-000000000000/insights/summary")
+        assert refused["event"] == "subscribe_failed" and "organisation" in refused["detail"]
+
+
+async def test_rest_pages_refuses_and_rate_limits():
+    import httpx
+
+    async with (
+        MistSimulator(seed=6, interval=0.05, sites=5, page_limit=2) as sim,
+        httpx.AsyncClient(base_url=sim.rest_url, headers=sim.headers) as http,
+    ):
+        pages = [await http.get(f"/api/v1/orgs/{sim.org_id}/sites", params={"page": p}) for p in (1, 2, 3, 4)]
+        assert [len(p.json()) for p in pages] == [2, 2, 1, 0]
+        assert {p.headers["X-Page-Total"] for p in pages} == {"5"} and pages[1].headers["X-Page-Page"] == "2"
+        assert [s["name"] for p in pages for s in p.json()] == sim.site_names
+        aps = await http.get(f"/api/v1/sites/{sim.site_ids[0]}/devices")  # Mist lists APs unless asked
+        everything = await http.get(f"/api/v1/sites/{sim.site_ids[0]}/devices", params={"type": "all", "page": 5})
+        assert {d["type"] for d in aps.json()} == {"ap"} and aps.headers["X-Page-Total"] == "8"
+        assert everything.headers["X-Page-Total"] == "10" and {d["type"] for d in everything.json()} == {"switch", "gateway"}
+        unauthorized = await http.get("/api/v1/self", headers={"Authorization": "Token wrong"})
+        assert unauthorized.status_code == 401 and "detail" in unauthorized.json()
+        sim.refuse_next(1, retry_after=0.3, on="rest")
+        limited = await http.get("/api/v1/self")
+        assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"
+        assert (await http.get("/api/v1/self")).status_code == 200
+        missing = await http.get("/api/v1/sites/nope/maps")
+        assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+
+
+async def test_a_rest_command_streams_its_output_once_someone_watches():
+    import httpx
+
+    async with MistSimulator(seed=7, interval=0.05, sites=1, aps=2) as sim:
+        device = sim.devices[0]
+        channel = f"/sites/{device['site_id']}/devices/{device['id']}/cmd"
+        async with httpx.AsyncClient(base_url=sim.rest_url, headers=sim.headers) as http:
+            started = await http.post(
+                f"/api/v1/sites/{device['site_id']}/devices/{device['id']}/ping", json={"host": "192.0.2.7"}
+            )
+            unknown = await http.post(f"/api/v1/sites/{device['site_id']}/devices/{device['id']}/self_destruct")
+        assert started.status_code == 200 and unknown.status_code == 404
+        await asyncio.sleep(0.3)  # the output waits for a subscriber
+        async with client(sim) as ws:
+            await subscribe(ws, channel)
+            parts = [json.loads((await until(ws, lambda m: m["event"] == "data"))["data"]) for _ in range(3)]
+        assert {p["session"] for p in parts} == {started.json()["session"]}
+        assert "PING 192.0.2.7" in "".join(p["raw"] for p in parts)
