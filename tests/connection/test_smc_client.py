@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
+from aiohttp import WSMsgType, web
 
 import streamkit as sk
 from streamkit.connection import Gap, Reconnect
 from streamkit.sim import SmcSimulator
 
+from .smc_servers import LoopbackSmc
 from .test_mist_client import wait_for
+
+SEED = json.loads((Path(__file__).parents[1] / "data" / "smc_seed_frames.json").read_text())
 
 FAST = Reconnect(initial=0.05, cap=0.2)
 
@@ -104,3 +111,52 @@ def test_argument_errors_say_what_to_pass(monkeypatch):
         sk.smc(url="wss://smc:8082", api_key="k")
     with pytest.raises(ValueError, match="exactly one"):
         sk.smc(url="https://smc:8082", api_key="k").subscribe()
+
+
+class GuideSmc(LoopbackSmc):
+    """An SMC whose status socket answers the API guide's two example requests with the guide's replies, byte
+    for byte (and anything else with a failure)."""
+
+    def __init__(self) -> None:
+        super().__init__(version="7.2.1", routes={("GET", "status/socket"): self.socket})
+        self.received: list[str] = []
+
+    async def socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        if request.cookies.get("JSESSIONID") != self.cookie:
+            raise web.HTTPUnauthorized()
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            self.received.append(msg.data)
+            for name in ("endpoint", "node"):
+                if json.loads(msg.data) == json.loads(SEED[f"{name}_request"]):
+                    await ws.send_str(SEED[f"{name}_subscribed"])
+                    await ws.send_str(SEED[f"{name}_status"])
+                    break
+            else:
+                await ws.send_str('{"failure":"not in the guide"}')
+        return ws
+
+
+def test_the_api_guide_example_exchange_through_a_real_client():
+    """sk.smc against a server that sends exactly the guide's frames: the statuses arrive unchanged, for the
+    element they were subscribed for, although the guide's server numbered the second subscription 5."""
+    endpoint = json.loads(SEED["endpoint_request"])["element"]
+    node = json.loads(SEED["node_request"])["element"]
+    with GuideSmc() as server, sk.smc(url=server.url, api_key="k") as client:
+        wire: list[bytes] = []  # the frames as they came off the socket
+        client.tap(lambda _t, direction, frame, _topic: direction == "in" and wire.append(frame))
+        tunnel = sk.collect(client.subscribe(element=endpoint), count=1, timeout=5)
+        plano = sk.collect(client.subscribe(element=node), count=1, timeout=5)
+        assert client.session is not None and client.session.version == "7.2.1"  # a three-part version
+    requests = [frame for frame in server.received if "unsubscribe" not in frame]  # collect() leaves after
+    assert requests == [SEED["endpoint_request"].strip(), SEED["node_request"].strip()]
+    wire = [frame if isinstance(frame, bytes) else frame.encode() for frame in wire]
+    assert wire[:2] == [SEED["endpoint_subscribed"].encode(), SEED["endpoint_status"].encode()]
+    assert SEED["node_subscribed"].encode() in wire and SEED["node_status"].encode() in wire
+    assert dict(tunnel[0]) == json.loads(SEED["endpoint_status"])["status"]["status"]
+    assert tunnel[0].origin == ("element", endpoint)
+    assert dict(plano[0]) == {"monitoring_state": "READY", "monitoring_status": "OK", "name": "Plano node 1"}
+    assert plano[0].origin == ("element", node)

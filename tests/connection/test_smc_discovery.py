@@ -5,8 +5,6 @@ answers like an SMC under load or with a restricted role)."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +12,8 @@ from aiohttp import web
 
 import streamkit as sk
 from streamkit.sim import SmcSimulator
+
+from .smc_servers import LoopbackSmc
 
 
 @pytest.fixture
@@ -117,45 +117,14 @@ def test_discovery_from_the_loop_thread_as_in_a_notebook_cell(sim):
 # -- an SMC under load, or with a restricted role ------------------------------------------------------------
 
 
-class StrictSmc:
+class StrictSmc(LoopbackSmc):
     """A loopback SMC whose listing answers 429 ``busy`` times (Retry-After: 0.1), or 403 for ``forbidden``."""
 
     def __init__(self, *, busy: int = 0, forbidden: str = "") -> None:
+        super().__init__(routes={("GET", "elements"): self.listing})
         self.busy = busy
         self.forbidden = forbidden
         self.asked: list[float] = []
-        self.loop = asyncio.new_event_loop()
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/api", self.versions)
-        app.router.add_post("/7.2/login", self.login)
-        app.router.add_put("/7.2/logout", self.logout)
-        app.router.add_get("/7.2/api", self.entry_points)
-        app.router.add_get("/7.2/elements", self.listing)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.SockSite(self.runner, self.sock).start()
-
-    async def versions(self, request: web.Request) -> web.Response:
-        return web.json_response({"version": [{"rel": "7.2"}]})
-
-    async def logout(self, request: web.Request) -> web.Response:
-        return web.Response(status=204)
-
-    async def login(self, request: web.Request) -> web.Response:
-        response = web.json_response({})
-        response.set_cookie("JSESSIONID", "c00kie-value")
-        return response
-
-    async def entry_points(self, request: web.Request) -> web.Response:
-        points = [
-            {"rel": r, "href": f"{self.url}/7.2/{p}"} for r, p in (("elements", "elements"), ("logout", "logout"))
-        ]
-        return web.json_response({"entry_point": points})
 
     async def listing(self, request: web.Request) -> web.Response:
         self.asked.append(self.loop.time())
@@ -164,21 +133,8 @@ class StrictSmc:
         if self.busy:
             self.busy -= 1
             return web.json_response({"message": "busy"}, status=429, headers={"Retry-After": "0.1"})
-        return web.json_response(
-            {"result": [{"name": "fw1", "href": f"{self.url}/7.2/elements/single_fw/1", "type": "single_fw"}]}
-        )
-
-    def __enter__(self) -> StrictSmc:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
-        self.sock.close()
+        fw1 = {"name": "fw1", "href": f"{self.url}/7.2/elements/single_fw/1", "type": "single_fw"}
+        return web.json_response({"result": [fw1]})
 
 
 def test_rate_limited_discovery_waits_as_retry_after_says():
@@ -199,4 +155,4 @@ def test_forbidden_listing_says_what_to_check_without_the_cookie():
     with StrictSmc(forbidden="engine_clusters") as server, sk.smc(url=server.url, api_key="k") as smc:
         with pytest.raises(sk.AuthenticationError, match=r"HTTP 403.*role may view") as info:
             smc.engines()
-        assert "c00kie" not in str(info.value)
+        assert server.cookie not in str(info.value)
