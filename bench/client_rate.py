@@ -1,11 +1,14 @@
-"""streamkit's receive path against a bare websockets receive loop, in one run, on loopback.
+"""streamkit's receive path against bare receive loops, in one run, on loopback, fed faster than any of them.
 
-The Mist simulator runs flat out in its own process. Each round measures, against a fresh simulator:
-  plain      a websockets ``recv()`` loop that does nothing with the frames (no parsing at all);
-  decode     the same loop decoding each frame and its ``data`` string with orjson (the work any client must do);
-  streamkit  ``sk.mist(...).subscribe(channel)`` delivering decoded records to an observer.
-It prints the message rates, their ratio (target: streamkit >= 0.6x plain) and the CPU each spends per
-message, which is the fair comparison when the simulator, not the client, sets the pace.
+Every round runs each contender against a fresh flat-out sender (``bench/flat_sender.py``: pre-built Mist frames
+written with ``sendall``), so the client, not the server, sets the pace:
+  plain            a websockets ``recv()`` loop that does nothing with the frames;
+  decode           the same loop decoding each frame and its ``data`` string with orjson (the work any client must do);
+  aiohttp-decode   the same decode on aiohttp's WebSocket client;
+  picows-decode    the same decode on picows (when installed: the fastest receive available here);
+  streamkit        ``sk.mist(...).subscribe(channel)`` delivering decoded records to an observer.
+It prints rates and the CPU each spends per message (medians of interleaved rounds), and streamkit's ratio to
+each baseline.
 
     python bench/client_rate.py [--seconds 5] [--rounds 3]
 """
@@ -19,6 +22,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +30,17 @@ import orjson
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sim_rate import flat_out_simulator
+from flat_sender import flat_out_sender
 
 import streamkit as sk
 
-TARGET = 0.6
 WARMUP = 1.0
 
 
 async def plain(info: dict[str, Any], seconds: float, decode: bool = False) -> tuple[int, float, float]:
     headers = {"Authorization": f"Token {info['token']}"}
     async with connect(info["url"], additional_headers=headers, compression=None, max_queue=64) as ws:
-        await ws.send(json.dumps({"subscribe": info["channels"]["device_stats"]}))
+        await ws.send(json.dumps({"subscribe": info["channel"]}))
         until = time.perf_counter() + WARMUP
         while time.perf_counter() < until:
             await ws.recv()
@@ -52,6 +55,50 @@ async def plain(info: dict[str, Any], seconds: float, decode: bool = False) -> t
         return count, time.perf_counter() - start, time.process_time() - cpu0
 
 
+async def aiohttp_decode(info: dict[str, Any], seconds: float) -> tuple[int, float, float]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.ws_connect(info["url"], max_msg_size=0) as ws:
+        await ws.send_str(json.dumps({"subscribe": info["channel"]}))
+        until = time.perf_counter() + WARMUP
+        while time.perf_counter() < until:
+            await ws.receive()
+        count = 0
+        cpu0, start = time.process_time(), time.perf_counter()
+        end = start + seconds
+        while time.perf_counter() < end:
+            message = await ws.receive()
+            orjson.loads(orjson.loads(message.data)["data"])
+            count += 1
+        return count, time.perf_counter() - start, time.process_time() - cpu0
+
+
+async def picows_decode(info: dict[str, Any], seconds: float) -> tuple[int, float, float]:
+    from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+    state = {"count": 0, "counting": False}
+    done = asyncio.get_running_loop().create_future()
+
+    class Listener(WSListener):  # type: ignore[misc]
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            transport.send(WSMsgType.TEXT, json.dumps({"subscribe": info["channel"]}).encode())
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            if frame.msg_type == WSMsgType.TEXT and state["counting"]:  # (the acknowledgement came before)
+                orjson.loads(orjson.loads(frame.get_payload_as_memoryview())["data"])
+                state["count"] += 1
+
+    transport, _ = await ws_connect(Listener, info["url"])
+    await asyncio.sleep(WARMUP)
+    state["counting"] = True
+    cpu0, start = time.process_time(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    count, elapsed, cpu = state["count"], time.perf_counter() - start, time.process_time() - cpu0
+    transport.disconnect()
+    done.cancel()
+    return count, elapsed, cpu
+
+
 def streamkit(info: dict[str, Any], seconds: float) -> tuple[int, float, float]:
     client = sk.mist(url=info["url"], token=info["token"])
     counter = {"n": 0}
@@ -61,7 +108,7 @@ def streamkit(info: dict[str, Any], seconds: float) -> tuple[int, float, float]:
         counter["n"] += 1
         arrived.set()
 
-    subscription = client.subscribe(info["channels"]["device_stats"]).subscribe(on_record)
+    subscription = client.subscribe(info["channel"]).subscribe(on_record)
     arrived.wait(10)
     time.sleep(WARMUP)
     n0, cpu0, start = counter["n"], time.process_time(), time.perf_counter()
@@ -72,40 +119,44 @@ def streamkit(info: dict[str, Any], seconds: float) -> tuple[int, float, float]:
     return count, elapsed, cpu
 
 
+def contenders() -> dict[str, Callable[[dict[str, Any], float], tuple[int, float, float]]]:
+    found: dict[str, Callable[[dict[str, Any], float], tuple[int, float, float]]] = {
+        "plain": lambda info, seconds: asyncio.run(plain(info, seconds)),
+        "decode": lambda info, seconds: asyncio.run(plain(info, seconds, decode=True)),
+        "aiohttp-decode": lambda info, seconds: asyncio.run(aiohttp_decode(info, seconds)),
+    }
+    try:
+        import picows  # noqa: F401
+    except ImportError:
+        print("picows is not installed: no picows baseline (pip install picows)")
+    else:
+        found["picows-decode"] = lambda info, seconds: asyncio.run(picows_decode(info, seconds))
+    found["streamkit"] = streamkit
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--aps", type=int, default=50)
     args = parser.parse_args()
-    results: dict[str, list[tuple[float, float]]] = {"plain": [], "decode": [], "streamkit": []}
+    runs = contenders()
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
     for n in range(1, args.rounds + 1):
-        for name in results:
-            with flat_out_simulator(args.aps) as info:
-                if name == "streamkit":
-                    count, elapsed, cpu = streamkit(info, args.seconds)
-                else:
-                    count, elapsed, cpu = asyncio.run(plain(info, args.seconds, decode=name == "decode"))
+        for name, run in runs.items():
+            with flat_out_sender() as info:
+                count, elapsed, cpu = run(info, args.seconds)
             rate, cpu_us = count / elapsed, cpu / count * 1e6
             results[name].append((rate, cpu_us))
-            print(f"round {n} {name:9}: {rate:9,.0f} msg/s   client CPU {cpu_us:5.1f} us/msg")
-    plain_rate = statistics.median(r for r, _ in results["plain"])
-    sk_rate = statistics.median(r for r, _ in results["streamkit"])
-    plain_cpu = statistics.median(c for _, c in results["plain"])
-    decode_cpu = statistics.median(c for _, c in results["decode"])
-    sk_cpu = statistics.median(c for _, c in results["streamkit"])
-    ratio = sk_rate / plain_rate
-    print(
-        f"median plain {plain_rate:,.0f} msg/s, streamkit {sk_rate:,.0f} msg/s: ratio {ratio:.2f} "
-        f"(target >= {TARGET}: {'met' if ratio >= TARGET else 'NOT met'})"
-    )
-    print(
-        f"CPU per message: plain {plain_cpu:.1f} us, plain + JSON decode {decode_cpu:.1f} us, streamkit {sk_cpu:.1f} us"
-    )
-    print(
-        f"capacity on one core: plain ~{1e6 / plain_cpu:,.0f} msg/s, streamkit ~{1e6 / sk_cpu:,.0f} msg/s "
-        f"(CPU ratio {plain_cpu / sk_cpu:.2f}; against plain + decode {decode_cpu / sk_cpu:.2f})"
-    )
+            print(f"round {n} {name:14}: {rate:9,.0f} msg/s   client CPU {cpu_us:5.1f} us/msg", flush=True)
+    print("\nmedians:")
+    rate = {name: statistics.median(r for r, _ in rows) for name, rows in results.items()}
+    cpu = {name: statistics.median(c for _, c in rows) for name, rows in results.items()}
+    for name in results:
+        print(
+            f"  {name:14} {rate[name]:9,.0f} msg/s  {cpu[name]:5.1f} us CPU/msg   "
+            f"streamkit/this: rate {rate['streamkit'] / rate[name]:.2f}x, CPU {cpu['streamkit'] / cpu[name]:.2f}x"
+        )
 
 
 if __name__ == "__main__":
