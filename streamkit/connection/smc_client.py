@@ -63,7 +63,19 @@ def _is_href(element: str) -> bool:
 
 
 class SmcClient(Client):
-    """A Forcepoint SMC status-socket connection (REST login first); create it with :func:`smc`."""
+    """A Forcepoint SMC status-socket connection (REST login first), and element discovery over the same login;
+    create it with :func:`smc`.
+
+    Discovery (:meth:`engines`, :meth:`elements`, :meth:`resolve`, ``subscribe(element=name)``) makes REST calls
+    on the client's own loop, with its one httpx client and its one login session: the session the status
+    socket uses (a lock makes sure only one login happens), logged out on close. The synchronous calls wait for
+    the answer with :func:`streamkit.runtime.run`: from a script's thread they wait on the loop thread; in a
+    notebook cell, which runs on the kernel's loop, they run that loop re-entrantly until the answer is in. So
+    the cell ends with its table, and what else runs on the loop (the status socket, a simulator started in the
+    notebook) keeps going while it waits. A blocking HTTP client on the cell's thread would stall the loop
+    instead (a simulator on it could never answer), and a second loop would need a second session. Async code
+    awaits the a-prefixed forms (:meth:`aengines` ...), which never block.
+    """
 
     def __init__(
         self,
@@ -103,14 +115,6 @@ class SmcClient(Client):
         return self._stream(smc_protocol.subscription_topic(context=context, element=element))
 
     # -- discovery -----------------------------------------------------------------------------------------
-    #
-    # The REST calls run on the client's own loop, with its one httpx client and its one login session, the
-    # one the status socket uses: one session per client, logged out on close. A synchronous call waits for
-    # the result with runtime.run: from another thread (a script) it waits on the loop thread's future; in a
-    # notebook cell, which runs on the kernel's loop, it runs the loop re-entrantly until the answer is in, so
-    # the cell shows the table when it ends and whatever else runs on that loop (the status socket, a
-    # simulator) keeps going meanwhile. A blocking HTTP client on the cell's thread would instead stall that
-    # loop, and a simulator on it could never answer. Async code awaits the a-prefixed forms.
 
     def elements(self, kind: str) -> pd.DataFrame:
         """The elements of one type, by its entry point's name (``"single_fw"``, ``"fw_cluster"``, ``"vpn"``,
