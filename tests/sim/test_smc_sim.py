@@ -277,7 +277,7 @@ async def test_every_offered_version_is_served_with_hrefs_in_that_version():
 
 async def test_status_socket_pings_its_clients():
     async with (
-        SmcSimulator(seed=1, heartbeat=0.2) as sim,
+        SmcSimulator(seed=1, heartbeat=0.6) as sim,
         httpx.AsyncClient() as http,
         aiohttp.ClientSession(cookies={"JSESSIONID": await login(sim, http)}) as session,
         session.ws_connect(sim.socket_url, autoping=False) as ws,
