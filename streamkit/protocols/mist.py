@@ -13,6 +13,7 @@ Data(topic='/test', payload=1)
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from .._json import JSONDecodeError, dumps, loads
 from .base import (
@@ -38,6 +39,7 @@ __all__ = [
     "MistProtocol",
     "data_frame",
     "parse_request",
+    "rest_url",
     "stream_url",
     "subscribe_failed_frame",
     "subscribed_frame",
@@ -100,6 +102,28 @@ def stream_url(*, region: str | None = None, host: str | None = None) -> str:
         host = REGIONS[key]
     assert host is not None
     return f"wss://{ws_host(host)}{STREAM_PATH}"
+
+
+def rest_url(stream: str) -> str:
+    """The REST base for a stream URL: the cloud's ``api-ws.`` host becomes ``api.`` (https); any other host (the
+    simulator, a proxy of your own) serves REST on the same host and port.
+
+    >>> rest_url("wss://api-ws.eu.mist.com/api-ws/v1/stream")
+    'https://api.eu.mist.com'
+    >>> rest_url("ws://127.0.0.1:8765/api-ws/v1/stream")
+    'http://127.0.0.1:8765'
+    """
+    parts = urlsplit(stream)
+    if parts.scheme not in ("ws", "wss", "http", "https") or not parts.hostname:
+        raise ValueError(f"{stream!r} is not a stream URL such as 'wss://api-ws.mist.com{STREAM_PATH}'")
+    scheme = "https" if parts.scheme in ("wss", "https") else "http"
+    host = parts.hostname.lower()
+    if host.startswith("api-ws."):
+        host = "api." + host.removeprefix("api-ws.")
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return f"{scheme}://{netloc}"
 
 
 class MistProtocol(Adapter):

@@ -190,6 +190,7 @@ class MistSimulator(Simulator):
         self._refuse: dict[str, list[tuple[int, float]]] = {"stream": [], "rest": []}
         self._jobs: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
+        self._stalled: set[Peer] = set()  # the connections a stall stops reading (those open when it began)
 
     # -- what a client needs to know ----------------------------------------------------------------------
 
@@ -306,6 +307,10 @@ class MistSimulator(Simulator):
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
+
+    def _stall(self, seconds: float) -> None:
+        self._stalled = set(self._peers)
+        super()._stall(seconds)
 
     # -- server --------------------------------------------------------------------------------------------
 
@@ -647,7 +652,7 @@ class MistSimulator(Simulator):
         mine: set[str] = set()
         try:
             async for msg in ws:
-                if not self._flowing.is_set():
+                if not self._flowing.is_set() and peer in self._stalled:
                     await self._flowing.wait()
                 if msg.type == WSMsgType.TEXT:
                     await self._on_frame(peer, mine, msg.data)
