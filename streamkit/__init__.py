@@ -21,6 +21,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from . import connection, core, notebook, ops, protocols, recording, runtime, sim, sinks
+    from .cluster import cluster  # the package is callable: sk.cluster(...) makes a Cluster
     from ._collect import acollect, collect
     from .connection import FeedClient, MistClient, Reconnect, SmcClient, feed, mist, smc
     from .core import ConnectionState, Message, Problem, ProblemKind, Stream, ViewState, Window
@@ -60,7 +61,19 @@ _LAZY: dict[str, str] = {
     "MistSimulator": "streamkit.sim",
     "SmcSimulator": "streamkit.sim",
 }
-_SUBMODULES = ("connection", "core", "notebook", "ops", "protocols", "recording", "runtime", "sim", "sinks")
+#: ``cluster`` is a package that is also callable (``sk.cluster(...)``), so it loads as a submodule.
+_SUBMODULES = (
+    "cluster",
+    "connection",
+    "core",
+    "notebook",
+    "ops",
+    "protocols",
+    "recording",
+    "runtime",
+    "sim",
+    "sinks",
+)
 _EAGER = (
     "AuthenticationError",
     "CollectTimeout",
@@ -99,6 +112,7 @@ __all__ = [
     "__version__",
     "acollect",
     "archive",
+    "cluster",
     "collect",
     "connection",
     "core",

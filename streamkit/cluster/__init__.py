@@ -1,0 +1,51 @@
+"""Scale-out on Dask: subscriptions sharded over a cluster's workers, with the work next to the connections.
+
+``sk.cluster()`` starts a LocalCluster (``sk.cluster("tcp://scheduler:8786")`` joins a running one); each shard of
+``cluster.subscribe(sk.mist(...), channels, shards=4)`` is a long-lived task on a worker that holds its share of the
+WebSockets, decodes, flattens, filters and pre-aggregates windows there, and sends the kernel bounded batches a few
+times a second. The kernel merges them into one hot Observable. A worker's death is a reported gap: Dask reruns the
+shard elsewhere (beyond Dask's ``allowed-failures`` the supervisor resubmits it), the kernel deduplicates by
+incarnation and sequence number.
+
+Importing this package does not import Dask (``sk.cluster(...)`` does). The package is callable: ``sk.cluster(...)``
+is :func:`cluster`.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from ._cluster import Cluster, ClusterSubscription, cluster
+from ._merge import FanIn, ShardGap
+from ._reduce import MERGEABLE, Aggregation, aggregation
+from ._spec import ClientSpec, Secret, ShardSpec, describe
+from ._tag import with_origin
+
+__all__ = [
+    "MERGEABLE",
+    "Aggregation",
+    "ClientSpec",
+    "Cluster",
+    "ClusterSubscription",
+    "FanIn",
+    "Secret",
+    "ShardGap",
+    "ShardSpec",
+    "aggregation",
+    "cluster",
+    "describe",
+    "with_origin",
+]
+
+
+class _CallableModule(types.ModuleType):
+    """``streamkit.cluster`` is both this package and the function that makes a cluster: importing the package
+    sets it as the ``cluster`` attribute of ``streamkit``, which must still be callable."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Cluster:
+        return cluster(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

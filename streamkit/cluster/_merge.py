@@ -1,0 +1,254 @@
+"""The kernel's side of a cluster subscription: the shards' batches in, deduplicated by (incarnation, sequence),
+merged, and out as records, windows or window frames; a shard's change of incarnation as a reported gap.
+
+Pure state (no Dask, no I/O): :class:`FanIn` takes each event dict a shard sent and the kernel's time, and returns
+what to emit. The cluster feeds it on streamkit's loop.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import OrderedDict, deque
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core import Message, Window
+from ._reduce import Aggregation, WindowId
+from ._shard import BYE, HELLO
+
+__all__ = ["FanIn", "ShardGap", "ShardState"]
+
+#: Emitted windows kept for late partials (which re-emit the window, merged).
+KEEP_EMITTED = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ShardGap:
+    """Time in which a shard's channels could not deliver: between ``start`` and ``end`` (epoch seconds).
+
+    ``cause`` is ``"shard lost"`` (its worker died or its task ended: the successor took over at ``end``) or
+    ``"connection"`` (one of the shard's WebSockets dropped and reconnected; ``connection`` is its number).
+    """
+
+    shard: int
+    start: float
+    end: float
+    cause: str = "shard lost"
+    worker: str = ""
+    connection: int | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass
+class ShardState:
+    """What the kernel knows of one shard."""
+
+    shard: int
+    incarnation: int = 0
+    incarnations: int = 0  # how many have been seen (restarts = this - 1)
+    next_seq: int = 0
+    worker: str = ""
+    heard: float = 0.0  # kernel time of its last event
+    shard_at: float = 0.0  # the shard's own time of its last event
+    messages: int = 0  # of this incarnation
+    total_messages: int = 0  # over every incarnation
+    cpu: float = 0.0
+    process_cpu: float = 0.0
+    connections: int = 0
+    dropped: int = 0
+    progress: float | None = None
+    stopped: bool = False
+    pending_gap: tuple[float, str] | None = None  # (start, worker) of a loss whose successor has no data yet
+    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64))
+
+    def rate(self, window: float = 5.0) -> float:
+        """Messages per second at the shard over about the last ``window`` seconds."""
+        if len(self.samples) < 2:
+            return 0.0
+        t1, n1 = self.samples[-1]
+        first = next(((t, n) for t, n in self.samples if t1 - t <= window), self.samples[0])
+        t0, n0 = first
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+class FanIn:
+    """Merges the batches of ``shards`` shards (see the module docstring).
+
+    Args:
+        shards: how many shards the subscription has.
+        aggregation: the shards send window partials, merged into frames (None: records or windows).
+        windows: the shards send windows (their records, or partials with ``aggregation``).
+        grace: seconds to wait for shards that have not reached a window's end before it is emitted anyway.
+        silence: seconds without an event after which a shard no longer holds windows back.
+    """
+
+    def __init__(
+        self,
+        shards: int,
+        *,
+        aggregation: Aggregation | None = None,
+        windows: bool = False,
+        grace: float = 5.0,
+        silence: float = 2.0,
+    ) -> None:
+        self.states = [ShardState(i) for i in range(shards)]
+        self.aggregation = aggregation
+        self.windows = windows or aggregation is not None
+        self.grace = grace
+        self.silence = silence
+        self.duplicates = 0  # batches seen twice (dropped)
+        self.stale = 0  # batches of an incarnation that has a successor (dropped)
+        self.missing = 0  # sequence numbers that never arrived
+        self.revised = 0  # windows emitted again because a late partial came
+        self.gaps: list[ShardGap] = []
+        self._open: dict[WindowId, Any] = {}  # window -> merged groups (or items)
+        self._first_seen: dict[WindowId, float] = {}
+        self._emitted: OrderedDict[WindowId, Any] = OrderedDict()
+
+    # -- input ---------------------------------------------------------------------------------------------
+
+    def receive(self, event: dict[str, Any], now: float) -> tuple[list[Any], list[ShardGap]]:
+        """One shard event in: what to emit (records, windows or frames) and the gaps it reveals."""
+        state = self.states[event["shard"]]
+        incarnation, seq = event["inc"], event["seq"]
+        gaps: list[ShardGap] = []
+        if incarnation < state.incarnation:
+            self.stale += 1
+            return [], gaps
+        if incarnation > state.incarnation:
+            if state.incarnations:  # a successor: the predecessor's channels were silent in between
+                state.pending_gap = (state.shard_at, state.worker)
+            state.incarnation, state.next_seq, state.messages = incarnation, 0, 0
+            state.incarnations += 1
+            state.stopped = False
+            state.samples.clear()
+            state.progress = None
+        if seq < state.next_seq:
+            self.duplicates += 1
+            return [], gaps
+        self.missing += seq - state.next_seq
+        state.next_seq = seq + 1
+        state.worker = event["worker"]
+        state.heard = now
+        state.shard_at = event["at"]
+        state.total_messages += event["messages"] - state.messages
+        state.messages = event["messages"]
+        state.cpu, state.process_cpu = event["cpu"], event["process_cpu"]
+        state.connections, state.dropped = event["connections"], event["dropped"]
+        state.samples.append((event["at"], event["messages"]))
+        if event["kind"] == BYE:
+            state.stopped = True
+        if state.pending_gap is not None and event["first_data"] is not None:
+            start, worker = state.pending_gap
+            gaps.append(ShardGap(state.shard, start, event["first_data"], "shard lost", worker))
+            state.pending_gap = None
+        for start, end, connection in event["gaps"]:
+            gaps.append(ShardGap(state.shard, start, end, "connection", state.worker, int(connection)))
+        self.gaps.extend(gaps)
+        if event["kind"] == HELLO or "data" not in event:
+            return self._due(now), gaps
+        data = pickle.loads(event["data"])
+        if event["progress"] is not None:
+            state.progress = event["progress"]
+        if not self.windows:
+            return [Message(payload, origin, received) for payload, origin, received in data], gaps
+        out: list[Any] = []
+        for window, part in data:
+            out.extend(self._merge(window, part, now))
+        out.extend(self._due(now))
+        return out, gaps
+
+    def tick(self, now: float) -> list[Any]:
+        """Windows whose grace has run out, or that no live shard holds back any more."""
+        return self._due(now)
+
+    def flush(self) -> list[Any]:
+        """Every window still open, as it is (the subscription is ending)."""
+        return [self._emit(window) for window in sorted(self._open, key=_order)]
+
+    # -- windows -------------------------------------------------------------------------------------------
+
+    def _merge(self, window: WindowId, part: Any, now: float) -> list[Any]:
+        if window in self._emitted:  # a late partial: merge it in and emit the window again
+            self.revised += 1
+            self._combine(self._emitted, window, part)
+            self._emitted.move_to_end(window)
+            return [self._result(window, self._emitted[window])]
+        if window not in self._open:
+            self._first_seen[window] = now
+        self._combine(self._open, window, part)
+        return []
+
+    def _combine(self, into: dict[WindowId, Any], window: WindowId, part: Any) -> None:
+        if self.aggregation is not None:
+            groups = into.setdefault(window, {})
+            self.aggregation.merge(groups, part)
+        else:
+            into.setdefault(window, []).extend(part)
+
+    def _due(self, now: float) -> list[Any]:
+        if not self._open:
+            return []
+        live = [s for s in self.states if s.incarnations and not s.stopped and now - s.heard <= self.silence]
+        out = []
+        for window in sorted(self._open, key=_order):
+            end = window[1]
+            caught_up = all(s.progress is not None and s.progress >= end for s in live)
+            if caught_up or now - self._first_seen[window] >= self.grace:
+                out.append(self._emit(window))
+        return out
+
+    def _emit(self, window: WindowId) -> Any:
+        merged = self._open.pop(window)
+        self._first_seen.pop(window, None)
+        self._emitted[window] = merged
+        while len(self._emitted) > KEEP_EMITTED:
+            self._emitted.popitem(last=False)
+        return self._result(window, merged)
+
+    def _result(self, window: WindowId, merged: Any) -> Any:
+        if self.aggregation is not None:
+            return self.aggregation.frame(window, merged)
+        start, end, key, by_count = window
+        items = sorted(merged, key=lambda item: item[2])  # by arrival, as one process would have seen them
+        return Window(start, end, [Message(p, o, r) for p, o, r in items], key, by_count)
+
+    # -- health --------------------------------------------------------------------------------------------
+
+    def rows(self, now: float) -> list[dict[str, Any]]:
+        """One row per shard: where it runs, whether it is live, its rate, restarts, gaps and counters."""
+        rows = []
+        for s in self.states:
+            if not s.incarnations:
+                status = "starting"
+            elif s.stopped:
+                status = "stopped"
+            elif now - s.heard > self.silence:
+                status = "silent"
+            else:
+                status = "live"
+            rows.append(
+                {
+                    "shard": s.shard,
+                    "worker": s.worker,
+                    "status": status,
+                    "rate": round(s.rate(), 1),
+                    "messages": s.total_messages,
+                    "connections": s.connections,
+                    "restarts": max(0, s.incarnations - 1),
+                    "gaps": sum(1 for g in self.gaps if g.shard == s.shard),
+                    "dropped": s.dropped,
+                    "cpu_us_per_msg": round(1e6 * s.cpu / s.messages, 1) if s.messages else None,
+                    "silent_s": round(now - s.heard, 1) if s.incarnations else None,
+                }
+            )
+        return rows
+
+
+def _order(window: WindowId) -> tuple[float, float, str]:
+    key: Hashable = window[2]
+    return (window[1], window[0], "" if key is None else str(key))
