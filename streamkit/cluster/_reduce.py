@@ -56,7 +56,7 @@ def _add_number(state: list[Any], value: Any) -> None:
 
 
 def _sum_value(state: list[Any]) -> Any:
-    ints, floats = state
+    ints, floats = state[0], state[1]
     if not floats:
         return ints
     return math.fsum([*floats, float(ints)]) if ints else math.fsum(floats)
