@@ -6,9 +6,10 @@ written with ``sendall``), so the client, not the server, sets the pace:
   decode           the same loop decoding each frame and its ``data`` string with orjson (the work any client must do);
   aiohttp-decode   the same decode on aiohttp's WebSocket client;
   picows-decode    the same decode on picows (when installed: the fastest receive available here);
-  streamkit        ``sk.mist(...).subscribe(channel)`` delivering decoded records to an observer.
-It prints rates and the CPU each spends per message (medians of interleaved rounds), and streamkit's ratio to
-each baseline.
+  sk-<transport>   ``sk.mist(..., transport=...).subscribe(channel)`` delivering decoded records to an observer,
+                   on each transport streamkit offers.
+It prints rates and the CPU each spends per message (medians of interleaved rounds), and the ratio of streamkit
+on its default transport to each.
 
     python bench/client_rate.py [--seconds 5] [--rounds 3]
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import statistics
 import sys
@@ -99,8 +101,8 @@ async def picows_decode(info: dict[str, Any], seconds: float) -> tuple[int, floa
     return count, elapsed, cpu
 
 
-def streamkit(info: dict[str, Any], seconds: float) -> tuple[int, float, float]:
-    client = sk.mist(url=info["url"], token=info["token"])
+def streamkit(info: dict[str, Any], seconds: float, transport: str) -> tuple[int, float, float]:
+    client = sk.mist(url=info["url"], token=info["token"], transport=transport)
     counter = {"n": 0}
     arrived = threading.Event()
 
@@ -131,7 +133,8 @@ def contenders() -> dict[str, Callable[[dict[str, Any], float], tuple[int, float
         print("picows is not installed: no picows baseline (pip install picows)")
     else:
         found["picows-decode"] = lambda info, seconds: asyncio.run(picows_decode(info, seconds))
-    found["streamkit"] = streamkit
+    for transport in sk.connection.CONNECTORS:
+        found[f"sk-{transport}"] = functools.partial(streamkit, transport=transport)
     return found
 
 
@@ -149,13 +152,14 @@ def main() -> None:
             rate, cpu_us = count / elapsed, cpu / count * 1e6
             results[name].append((rate, cpu_us))
             print(f"round {n} {name:14}: {rate:9,.0f} msg/s   client CPU {cpu_us:5.1f} us/msg", flush=True)
-    print("\nmedians:")
+    default = f"sk-{sk.connection.transport.DEFAULT_TRANSPORT}"
+    print(f"\nmedians ({default} is streamkit's default):")
     rate = {name: statistics.median(r for r, _ in rows) for name, rows in results.items()}
     cpu = {name: statistics.median(c for _, c in rows) for name, rows in results.items()}
     for name in results:
         print(
             f"  {name:14} {rate[name]:9,.0f} msg/s  {cpu[name]:5.1f} us CPU/msg   "
-            f"streamkit/this: rate {rate['streamkit'] / rate[name]:.2f}x, CPU {cpu['streamkit'] / cpu[name]:.2f}x"
+            f"{default}/this: rate {rate[default] / rate[name]:.2f}x, CPU {cpu[default] / cpu[name]:.2f}x"
         )
 
 

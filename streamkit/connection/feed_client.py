@@ -41,7 +41,7 @@ def feed(
     max_size: int | None = 16 * 2**20,
     max_queue: int = 64,
     proxy: str | Literal[True] | None = True,
-    transport: str | Connector = "websockets",
+    transport: str | Connector | None = None,
     record: str | Path | None = None,
 ) -> FeedClient:
     """A client for any JSON WebSocket feed (see :class:`~streamkit.protocols.feed.FeedProtocol` for

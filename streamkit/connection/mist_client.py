@@ -317,7 +317,7 @@ def mist(
     max_size: int | None = 16 * 2**20,
     max_queue: int = 64,
     proxy: str | Literal[True] | None = True,
-    transport: str | Connector = "websockets",
+    transport: str | Connector | None = None,
     record: str | Path | None = None,
     channels_per_connection: int = 1000,
     subscribe_timeout: float | None = SUBSCRIBE_TIMEOUT,
@@ -334,7 +334,8 @@ def mist(
         ssl: an ``SSLContext`` for custom CAs; certificates are verified by default.
         reconnect: the retry policy; ping_interval/ping_timeout: keepalive; max_size: largest frame (bytes);
             max_queue: frames buffered before reading pauses (the server then meets TCP backpressure).
-        transport: ``"websockets"``, or a connector (see :mod:`streamkit.connection.transport`).
+        transport: ``"aiohttp"`` or ``"websockets"`` (default: ``$STREAMKIT_TRANSPORT``, else aiohttp), or a
+            connector (see :mod:`streamkit.connection.transport`).
         record: also record every frame to this ``.jsonl.gz`` file (see ``sk.record``), until close().
         channels_per_connection: channels one WebSocket carries (Mist allows at most 2,000); more channels open
             more WebSockets, all behind this one client.

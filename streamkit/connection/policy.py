@@ -43,9 +43,12 @@ def backoff(
 
 
 def certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
-    """The certificate refusal behind ``exc`` (httpx and websockets wrap it), if that is what it is."""
+    """The certificate refusal behind ``exc`` (httpx, websockets and aiohttp wrap it), if that is what it is."""
     seen: BaseException | None = exc
     while seen is not None:
+        inner = getattr(seen, "certificate_error", None)  # aiohttp keeps the refusal here, and is an SSLError itself
+        if isinstance(inner, ssl.SSLCertVerificationError):
+            return inner
         if isinstance(seen, ssl.SSLCertVerificationError):
             return seen
         seen = seen.__cause__ or seen.__context__

@@ -362,7 +362,7 @@ def smc(
     max_size: int | None = 16 * 2**20,
     max_queue: int = 64,
     timeout: float = 30.0,
-    transport: str | Connector = "websockets",
+    transport: str | Connector | None = None,
     record: str | Path | None = None,
 ) -> SmcClient:
     """A Forcepoint SMC status-socket client: logs in over REST, then opens ``/{version}/status/socket`` with the
@@ -374,7 +374,8 @@ def smc(
         api_version: e.g. ``"7.2"`` (default: the newest the SMC offers).
         domain: the administrative domain to log in to.
         ssl / verify: a custom ``SSLContext``, or ``verify=False`` for a lab SMC with a self-signed certificate.
-        transport: ``"websockets"``, or a connector for the status socket (see :mod:`streamkit.connection.transport`).
+        transport: ``"aiohttp"`` or ``"websockets"`` (default: ``$STREAMKIT_TRANSPORT``, else aiohttp), or a
+            connector for the status socket (see :mod:`streamkit.connection.transport`).
 
     A lab SMC is ``sk.smc(url="https://smc.example.com:8082", api_key=key, verify=False)``; here, the bundled
     simulator:

@@ -10,12 +10,14 @@ recorded for.
 
 from __future__ import annotations
 
+import os
 import ssl as ssl_module
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeAlias
 
+import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus
 
@@ -25,6 +27,7 @@ from ..errors import AuthenticationError, RateLimited
 
 __all__ = [
     "CONNECTORS",
+    "AiohttpTransport",
     "Connector",
     "Incoming",
     "Transport",
@@ -166,14 +169,106 @@ class WebSocketTransport:
         await self._ws.close()
 
 
+class AiohttpTransport:
+    """A WebSocket client connection on aiohttp; open it with :meth:`open`.
+
+    aiohttp parses frames in C and hands text frames over undecoded (``decode_text=False``): the cheapest receive
+    path among the maintained asyncio WebSocket clients here (see ``bench/client_rate.py``). Its keepalive pings
+    after ``ping_interval`` seconds without a frame and waits half its heartbeat for the pong, so the heartbeat is
+    ``max(ping_interval, 2 * ping_timeout)``: a pong is never given less than ``ping_timeout``.
+    """
+
+    def __init__(self, url: str, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
+        self.url = url
+        self._session = session
+        self._ws = ws
+
+    def __repr__(self) -> str:
+        return f"<AiohttpTransport {self.url}>"
+
+    @classmethod
+    async def open(cls, url: str, headers: Mapping[str, str], options: TransportOptions) -> AiohttpTransport:
+        """Connect to ``url`` with upgrade ``headers`` (credentials live there and are never shown)."""
+        heartbeat = options.ping_interval
+        if heartbeat is not None and options.ping_timeout is not None:
+            heartbeat = max(heartbeat, 2 * options.ping_timeout)  # aiohttp waits half its heartbeat for the pong
+        session = aiohttp.ClientSession(
+            trust_env=options.proxy is True,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=options.open_timeout),
+            headers={"User-Agent": "streamkit"},
+        )
+        try:
+            ws = await session.ws_connect(
+                url,
+                headers=dict(headers),
+                ssl=options.ssl if options.ssl is not None else True,
+                proxy=options.proxy if isinstance(options.proxy, str) else None,
+                heartbeat=heartbeat,
+                max_msg_size=options.max_size or 0,
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0),
+                autoclose=True,
+                autoping=True,
+                decode_text=False,  # text frames as UTF-8 bytes: orjson reads them as they are
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            await session.close()
+            retry_after = exc.headers.get("Retry-After") if exc.headers else None
+            error = upgrade_refusal(url, exc.status, retry_after, options)
+            if error is None:
+                raise OSError(f"{url} refused the WebSocket upgrade (HTTP {exc.status})") from None
+            raise error from None
+        except BaseException:
+            await session.close()
+            raise
+        return cls(url, session, ws)
+
+    async def send(self, frame: str) -> None:
+        if self._ws.closed:
+            raise TransportClosed(1006, "closed while sending", clean=False)
+        try:
+            await self._ws.send_str(frame)
+        except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
+            raise TransportClosed(1006, "closed while sending", clean=False) from exc
+
+    async def recv(self) -> Sequence[Incoming]:
+        message = await self._ws.receive()
+        kind = message.type
+        if kind is aiohttp.WSMsgType.TEXT or kind is aiohttp.WSMsgType.BINARY:
+            return ((message.data, time.time(), None),)
+        await self._session.close()
+        ws = self._ws
+        if kind is aiohttp.WSMsgType.ERROR:
+            error = message.data
+            code = getattr(error, "code", None) or ws.close_code or 1006
+            if isinstance(error, (TimeoutError, aiohttp.ServerTimeoutError)):
+                raise TransportClosed(1011, "keepalive ping timeout", clean=False)
+            raise TransportClosed(int(code), str(error) if code == 1009 else "", clean=False)
+        code = ws.close_code or 1006
+        reason = message.extra if isinstance(message.extra, str) else ""
+        raise TransportClosed(int(code), reason, clean=code in (1000, 1001))
+
+    async def close(self) -> None:
+        try:
+            await self._ws.close()
+        finally:
+            await self._session.close()
+
+
+#: The transport clients use unless told otherwise (``transport=`` or ``$STREAMKIT_TRANSPORT``): aiohttp spends
+#: about half the CPU per message websockets does (``bench/client_rate.py``).
+DEFAULT_TRANSPORT = "aiohttp"
+
 #: The transports a client can be asked for by name (``transport="websockets"``).
-CONNECTORS: dict[str, Connector] = {"websockets": WebSocketTransport.open}
+CONNECTORS: dict[str, Connector] = {"websockets": WebSocketTransport.open, "aiohttp": AiohttpTransport.open}
 
 
-def connector(transport: str | Connector) -> Connector:
-    """The connector a ``transport=`` option names: one of :data:`CONNECTORS`, or a connector itself."""
+def connector(transport: str | Connector | None = None) -> Connector:
+    """The connector a ``transport=`` option names: one of :data:`CONNECTORS`, or a connector itself; None: the
+    one ``$STREAMKIT_TRANSPORT`` names, else :data:`DEFAULT_TRANSPORT`."""
     if callable(transport):
         return transport
+    if transport is None:
+        transport = os.environ.get("STREAMKIT_TRANSPORT", "").strip() or DEFAULT_TRANSPORT
     try:
         return CONNECTORS[transport]
     except KeyError:
