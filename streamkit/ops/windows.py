@@ -196,6 +196,15 @@ class event_windows:
         self.late: Subject[Any] = Subject()
         self._runs: PerSubscription[_Lateness] = PerSubscription(_Lateness, ("late_count", "skipped"))
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to run on a Dask worker) without its subscriptions' state: a copy starts with its own."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("late", "_runs")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.late = Subject()
+        self._runs = PerSubscription(_Lateness, ("late_count", "skipped"))
+
     @property
     def late_count(self) -> int:
         """Records that came after all their windows had closed, over every subscription so far."""
