@@ -120,6 +120,11 @@ class Simulator(ABC):
         self._flowing = asyncio.Event()
         self._flowing.set()
 
+    @property
+    def open_connections(self) -> int:
+        """Client WebSockets connected now."""
+        return len(self._peers)
+
     # -- identity ------------------------------------------------------------------------------------------
 
     @property

@@ -202,3 +202,26 @@ async def test_subscribe_timeout_none_waits_for_ever():
     await asyncio.sleep(600)
     assert seen.error is None and len(mist_client.problems) == 0
     await mist_client.aclose()
+
+
+def test_five_thousand_channels_against_the_simulator_limited_to_two_thousand_per_connection():
+    from streamkit.protocols.base import Subscribed, SubscribeFailed
+    from streamkit.sim import MistSimulator
+
+    from .test_mist_client import wait_for
+
+    kinds = ("device_stats", "client_stats", "device_events", "mxedge_stats", "mxedge_events")
+    with MistSimulator(seed=1, interval=3600, sites=1000, aps=1, clients=0, max_channels=2000) as sim:
+        wanted = [sim.channel(kind, site=site) for site in range(1000) for kind in kinds]
+        mist = sk.mist(url=sim.url, token=sim.token)
+        answers: list[object] = []
+        mist.events.subscribe(lambda e: answers.append(e) if isinstance(e, (Subscribed, SubscribeFailed)) else None)
+        subscriptions = [mist.subscribe(channel).subscribe(lambda row: None) for channel in wanted]
+        wait_for(lambda: len(answers) == 5000, timeout=30)
+        assert not any(isinstance(a, SubscribeFailed) for a in answers)
+        assert sim.open_connections == 5 and sim.counts["subscribes"] == 5000
+        assert [c["topics"] for c in mist.connections] == [1000] * 5 and mist.state == "connected"
+        for subscription in subscriptions:
+            subscription.dispose()
+        wait_for(lambda: sim.open_connections == 0, timeout=10)  # the last channel of each connection closed it
+        mist.close()
