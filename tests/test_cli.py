@@ -193,3 +193,36 @@ def test_report_from_an_archive_with_sql(tmp_path):
     assert result.returncode == 0, result.stderr
     html = page.read_text()
     assert "<td>ap2</td>" in html and "<td>29</td>" in html and "devices" in html
+
+
+def test_list_shows_what_to_subscribe_to_and_the_command_to_try():
+    with MistSimulator(seed=1, sites=3, aps=2) as mist_sim, SmcSimulator(seed=1) as smc_sim:
+        env = {**os.environ, "MIST_API_TOKEN": mist_sim.token, "SMC_API_KEY": smc_sim.api_key, "COLUMNS": "160"}
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([*STREAMKIT, "list", *args], capture_output=True, text=True, env=env, timeout=60)
+
+        sites = run("sites", "--url", mist_sim.url)
+        assert sites.returncode == 0, sites.stderr
+        assert all(site in sites.stdout for site in mist_sim.site_ids) and "3 sites" in sites.stdout
+        assert f"next: streamkit tail /sites/{mist_sim.site_ids[0]}/stats/devices" in sites.stderr
+        lines = run("sites", "--url", mist_sim.url, "--json").stdout.splitlines()
+        assert [json.loads(line)["id"] for line in lines] == mist_sim.site_ids
+        devices = run("devices", "site-02", "--url", mist_sim.url)  # a site by name
+        assert devices.returncode == 0 and "site-02-ap01" in devices.stdout
+        assert f"/sites/{mist_sim.site_ids[1]}/stats/devices" in devices.stderr  # the hint names the site's id
+        unknown = run("devices", "site-9", "--url", mist_sim.url)
+        assert unknown.returncode == 2 and "no site named 'site-9'" in unknown.stderr and "site-01" in unknown.stderr
+        assert run("devices", "--url", mist_sim.url).returncode == 2
+        engines = run("engines", "--url", smc_sim.url)
+        assert engines.returncode == 0 and "fw-berlin" in engines.stdout and "element:http" in engines.stderr
+        vpns = run("elements", "vpn", "--url", smc_sim.url, "--json")
+        assert [json.loads(line)["type"] for line in vpns.stdout.splitlines()] == ["vpn"]
+        refused = subprocess.run(
+            [*STREAMKIT, "list", "sites", "--url", mist_sim.url],
+            capture_output=True,
+            text=True,
+            env={**env, "MIST_API_TOKEN": "wrong"},
+            timeout=60,
+        )
+        assert refused.returncode == 3 and "wrong" not in refused.stderr

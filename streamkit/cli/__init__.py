@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import demo, record, replay, report, sim, tail
+from . import demo, discover, record, replay, report, sim, tail
 from ._common import run_command
 
 __all__ = ["main"]
@@ -21,6 +21,7 @@ examples:
   streamkit demo                      start the Mist simulator and print decoded device stats
   streamkit sim mist --port 8765      serve a simulated Mist stream until Ctrl-C
   streamkit sim smc --interval 0.5    serve a simulated SMC (REST + status socket)
+  streamkit list sites                the Mist org's sites ($MIST_API_TOKEN); list engines: the SMC's
   streamkit tail /sites/$SITE/stats/devices                 live table of a Mist channel ($MIST_API_TOKEN)
   streamkit record /sites/$SITE/stats/devices -o devices.jsonl.gz --seconds 60
   streamkit replay devices.jsonl.gz --speed 20 > records.jsonl
@@ -35,6 +36,7 @@ credentials come from the environment: MIST_API_TOKEN (MIST_REGION / MIST_HOST),
 SUBCOMMANDS = (
     demo.add_parser,
     sim.add_parser,
+    discover.add_parser,
     tail.add_parser,
     record.add_parser,
     replay.add_parser,
