@@ -27,7 +27,7 @@ import httpx
 from .._redact import install_http, safe_url
 from ..errors import AuthenticationError, ConnectionLost, ProtocolError, RateLimited
 
-__all__ = ["RATE_LIMIT_TRIES", "RATE_LIMIT_WAIT", "RestClient", "retry_after"]
+__all__ = ["MIN_WAIT", "RATE_LIMIT_TRIES", "RATE_LIMIT_WAIT", "RestClient", "retry_after"]
 
 #: HTTP 429: tries in all before giving up, and the longest single wait (seconds, whatever Retry-After says).
 RATE_LIMIT_TRIES = 4

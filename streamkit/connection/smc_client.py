@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import email.utils
 import ssl as ssl_module
-import time
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,6 +22,7 @@ from ..protocols.smc import HttpRequest, HttpResponse, SmcSession
 from ._factory import SSLOption, env, recording
 from .client import Client
 from .policy import Reconnect
+from .rest import RATE_LIMIT_TRIES, retry_after
 from .transport import Connector, Transport, TransportOptions, connector
 
 if TYPE_CHECKING:
@@ -38,24 +37,8 @@ FILTER_CONTEXTS = (
     "engine_clusters", "fw_clusters", "ips_clusters", "layer2_clusters", "network_elements", "services",
     "services_and_applications", "alias", "tags", "situations",
 )  # fmt: skip
-#: HTTP 429: the longest single wait (seconds, whatever Retry-After says) and how many tries in all.
-RATE_LIMIT_WAIT = 30.0
-RATE_LIMIT_TRIES = 4
 #: Engine documents read at once when resolving an engine node's name.
 READ_AT_ONCE = 8
-
-
-def _retry_after(headers: Mapping[str, str], attempt: int) -> float:
-    """Seconds to wait after a 429: Retry-After (seconds or an HTTP date), else 1, 2, 4 ... seconds."""
-    value = headers.get("retry-after", "").strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            seconds = 2.0**attempt
-    return min(max(seconds, 0.0), RATE_LIMIT_WAIT)
 
 
 def _is_href(element: str) -> bool:
@@ -250,7 +233,7 @@ class SmcClient(Client):
         if response.status == 429:
             raise RateLimited(
                 f"the SMC is still rate-limiting after {RATE_LIMIT_TRIES} tries for {what}: wait, then ask again",
-                retry_after=_retry_after(response.headers, RATE_LIMIT_TRIES),
+                retry_after=retry_after(response.headers, RATE_LIMIT_TRIES),
             )
         if response.status != 200 or response.body is None:
             raise ProtocolError(f"SMC GET {url} answered HTTP {response.status} without JSON, asking for {what}")
@@ -273,8 +256,8 @@ class SmcClient(Client):
             return self.session
 
     async def _request(self, request: HttpRequest) -> HttpResponse:
-        """Perform one REST request; on HTTP 429 wait (Retry-After, at most :data:`RATE_LIMIT_WAIT` seconds a
-        time) and try again, :data:`RATE_LIMIT_TRIES` tries in all."""
+        """Perform one REST request; on HTTP 429 wait as :func:`~streamkit.connection.rest.retry_after` says and
+        try again, :data:`~streamkit.connection.rest.RATE_LIMIT_TRIES` tries in all."""
         if self._http is None:
             install_http()  # lms_login puts the password in the URL, and httpcore traces cookies
             self._http = httpx.AsyncClient(verify=self._verify, timeout=self._timeout)
@@ -284,7 +267,7 @@ class SmcClient(Client):
             )
             if response.status_code != 429 or attempt == RATE_LIMIT_TRIES - 1:
                 break
-            await asyncio.sleep(_retry_after(response.headers, attempt))
+            await asyncio.sleep(retry_after(response.headers, attempt))
         try:
             body = response.json()
         except ValueError:

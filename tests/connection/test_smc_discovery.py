@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 import streamkit as sk
+from streamkit.connection.rest import MIN_WAIT
 from streamkit.sim import SmcSimulator
 
 from .smc_servers import LoopbackSmc
@@ -148,7 +149,7 @@ def test_rate_limit_that_does_not_end_is_reported():
     with StrictSmc(busy=99) as server, sk.smc(url=server.url, api_key="k") as smc:
         with pytest.raises(sk.RateLimited, match="rate-limiting") as info:
             smc.engines()
-        assert info.value.retry_after == pytest.approx(0.1) and len(server.asked) == 4
+        assert info.value.retry_after == pytest.approx(MIN_WAIT) and len(server.asked) == 4  # Retry-After 0.1: 1 s
 
 
 def test_forbidden_listing_says_what_to_check_without_the_cookie():
