@@ -12,8 +12,8 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
 
 
-def test_there_are_five_notebooks_without_outputs():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+def test_there_are_six_notebooks_without_outputs():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
     for path in NOTEBOOKS:
         book = nbformat.read(path, as_version=4)
         nbformat.validate(book)
@@ -39,3 +39,6 @@ def test_notebook_runs_offline_and_its_checks_pass(path, tmp_path, monkeypatch):
     last_check = [c for c in book.cells if c.cell_type == "code" and "assert" in c.source][-1]
     printed = "".join(o.get("text", "") for o in last_check.outputs if o.get("output_type") == "stream")
     assert printed.strip(), "the checking cell prints a summary of what it checked"
+    if path.name.startswith("06"):  # scale-out: every site merged from 4 shards on 2 worker processes
+        assert "20 sites from 4 shards on 2 workers" in printed
+        assert "tcp://" in book.cells[0].source  # how to point it at a real Dask cluster

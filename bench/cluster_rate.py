@@ -1,0 +1,152 @@
+"""Sharding on Dask against the single-process pipeline, in one run, against one simulator in its own process.
+
+  single      ``sk.mist(...)`` in this process: every channel, flatten, 1 s windows counted per site (ops.aggregate)
+  cluster-1   the same work sharded (4 shards) on a LocalCluster of 1 worker process, partials merged here
+  cluster-2   the same on 2 worker processes
+  fan-in      64 shards flushing 4 times a second: the delay from a shard's log_event to its batch in the kernel
+
+It prints records/s (what the shards or the single client received), the CPU each shard spends per message in its
+pipeline and its worker process per message, fan-in latency p50/p99, and this process's RSS over the run. No
+assertions: figures for the README. On a shared 2-core machine the simulator competes with the workers; read the
+figures as relative.
+
+    python bench/cluster_rate.py [--seconds 8] [--sites 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import reactivex
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import streamkit as sk
+from streamkit import ops
+from streamkit.cluster import with_origin
+from tests.cluster.simproc import SimProcess
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def single(sim: SimProcess, seconds: float) -> dict[str, Any]:
+    counted = [0]
+    with sk.mist(url=sim.url, token=sim.token) as mist:
+        merged = sk.core.Stream.of(reactivex.merge(*(mist.subscribe(c) for c in sim.channels)))
+        frames = merged.pipe(
+            ops.flatten(),
+            with_origin("site_id", segment=2),
+            ops.tumbling(1.0),
+            ops.aggregate(by="site_id", n=("mac", "size")),
+        )
+        sub = frames.subscribe(lambda frame: counted.__setitem__(0, counted[0] + int(frame["n"].sum())))
+        time.sleep(1.0)
+        n0, t0 = mist.stats.messages, time.monotonic()
+        time.sleep(seconds)
+        n1, t1 = mist.stats.messages, time.monotonic()
+        sub.dispose()
+    return {"rate": (n1 - n0) / (t1 - t0), "cpu_us_per_msg": None}
+
+
+def sharded(sim: SimProcess, seconds: float, workers: int, shards: int) -> dict[str, Any]:
+    with sk.cluster(workers=workers) as cluster:
+        stats = cluster.subscribe(
+            sk.mist(url=sim.url, token=sim.token),
+            sim.channels,
+            shards=shards,
+            pipe=[ops.flatten(), with_origin("site_id", segment=2)],
+            windows=ops.tumbling(1.0),
+            aggregate={"n": ("mac", "size")},
+            by="site_id",
+        )
+        sub = stats.subscribe(lambda frame: None)
+        time.sleep(2.0)
+        run = stats._last
+        assert run is not None
+        n0 = sum(s.total_messages for s in run.fanin.states)
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        n1 = sum(s.total_messages for s in run.fanin.states)
+        t1 = time.monotonic()
+        rows = [s for s in run.fanin.states if s.messages]
+        cpu = statistics.median(1e6 * s.cpu / s.messages for s in rows)
+        proc = statistics.median(1e6 * s.process_cpu / s.messages for s in rows)
+        sub.dispose()
+    return {"rate": (n1 - n0) / (t1 - t0), "cpu_us_per_msg": cpu, "worker_cpu_us_per_msg": proc}
+
+
+def fan_in(sim: SimProcess, seconds: float, shards: int) -> dict[str, Any]:
+    delays: list[float] = []
+    with sk.cluster(workers=2) as cluster:
+        stats = cluster.subscribe(
+            sk.mist(url=sim.url, token=sim.token), sim.channels, shards=shards, flush_every=0.25, latest="mac"
+        )
+        sub = stats.subscribe(lambda record: None)
+        deadline = time.monotonic() + 30
+        while stats._last is None or not all(s.incarnations for s in stats._last.fanin.states):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        run = stats._last
+        assert run is not None
+        deliver = run._deliver
+
+        def timed(event: dict[str, Any]) -> None:
+            delays.append(time.time() - event["at"])
+            deliver(event)
+
+        run._deliver = timed  # type: ignore[method-assign]
+        time.sleep(seconds)
+        sub.dispose()
+    delays.sort()
+    return {
+        "events": len(delays),
+        "events_per_s": len(delays) / seconds,
+        "p50_ms": 1e3 * delays[len(delays) // 2] if delays else None,
+        "p99_ms": 1e3 * delays[int(len(delays) * 0.99)] if delays else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--sites", type=int, default=64)
+    args = parser.parse_args()
+    rss = [rss_mb()]
+    with SimProcess(sites=args.sites, aps=8, switches=0, gateways=0, clients=0, interval=0.1) as sim:
+        results = {"single": single(sim, args.seconds)}
+        rss.append(rss_mb())
+        results["cluster-1"] = sharded(sim, args.seconds, workers=1, shards=4)
+        rss.append(rss_mb())
+        results["cluster-2"] = sharded(sim, args.seconds, workers=2, shards=4)
+        rss.append(rss_mb())
+        latency = fan_in(sim, args.seconds, shards=64)
+        rss.append(rss_mb())
+    print(f"{args.sites} sites x 8 APs, 2 payloads per AP every 0.1 s; {args.seconds:g} s per contender")
+    for name, r in results.items():
+        extra = ""
+        if r["cpu_us_per_msg"] is not None:
+            extra = (
+                f"  shard pipeline {r['cpu_us_per_msg']:.1f} us/msg, "
+                f"worker process {r['worker_cpu_us_per_msg']:.1f} us/msg"
+            )
+        print(f"  {name:10s} {r['rate']:10,.0f} records/s{extra}")
+    print(
+        f"  fan-in     64 shards x 4 flushes/s: {latency['events_per_s']:,.0f} events/s, "
+        f"p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms"
+    )
+    print(f"  kernel RSS {' -> '.join(f'{r:.0f}' for r in rss)} MB (start, after each contender)")
+
+
+if __name__ == "__main__":
+    main()
