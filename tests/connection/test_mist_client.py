@@ -261,3 +261,53 @@ def test_collect_by_duration_and_timeout_message(sim, client):
     assert info.value.records == []
     with pytest.raises(ValueError, match="count="):
         sk.collect(client.subscribe("/test"))
+
+
+def test_the_seed_documents_frame_reaches_an_observer_verbatim_over_a_loopback_server():
+    """A server that answers the subscription with the Mist guide's own frame, byte for byte."""
+    import asyncio
+    import json
+    import socket
+    import threading
+    from pathlib import Path
+
+    from aiohttp import web
+
+    frame = json.loads((Path(__file__).parent.parent / "data" / "mist_seed_frames.json").read_text())["device_stats"]
+    channel = json.loads(frame)["channel"]
+    ready = threading.Event()
+    state: dict = {}
+
+    async def stream(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            if json.loads(message.data) == {"subscribe": channel}:
+                await ws.send_str(json.dumps({"event": "channel_subscribed", "channel": channel}))
+                await ws.send_str(frame)
+        return ws
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+        app = web.Application()
+        app.router.add_get("/api-ws/v1/stream", stream)
+        runner = web.AppRunner(app)
+        loop.run_until_complete(runner.setup())
+        sock = socket.create_server(("127.0.0.1", 0))
+        loop.run_until_complete(web.SockSite(runner, sock).start())
+        state["port"], state["loop"] = sock.getsockname()[1], loop
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    ready.wait(10)
+    try:
+        with sk.mist(url=f"ws://127.0.0.1:{state['port']}/api-ws/v1/stream", token="t") as client:
+            rows = sk.collect(client.subscribe(channel), count=1, timeout=10)
+        assert rows == [json.loads(json.loads(frame)["data"])] and rows[0].origin == channel
+    finally:
+        state["loop"].call_soon_threadsafe(state["loop"].stop)
+        thread.join(10)

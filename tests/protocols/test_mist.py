@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from streamkit.protocols import (
@@ -14,13 +17,13 @@ from streamkit.protocols import (
 )
 from streamkit.protocols.base import RAW_LIMIT, SubscribeRequest, UnsubscribeRequest
 
-SEED_CHANNEL = "/sites/c1947558-268d-4d31- xxxx - xxxxxxxxxxxx /stats/devices"
+DOC_CHANNEL = "/sites/c1947558-268d-4d31- xxxx - xxxxxxxxxxxx /stats/devices"
 
 
-def test_seed_frame_parses_to_the_documented_fields(mist_frames):
-    event = MistProtocol().parse(mist_frames["seed_device_stats"])
+def test_documented_frame_parses_to_the_documented_fields(mist_frames):
+    event = MistProtocol().parse(mist_frames["doc_device_stats"])
     assert isinstance(event, Data)
-    assert event.topic == SEED_CHANNEL
+    assert event.topic == DOC_CHANNEL
     rec = event.payload
     assert set(rec) == {
         "mac",
@@ -43,8 +46,8 @@ def test_seed_frame_parses_to_the_documented_fields(mist_frames):
     assert rec["ble_stat"]["rx_bytes"] == 2772782221
 
 
-def test_seed_ack(mist_frames):
-    event = MistProtocol().parse(mist_frames["seed_channel_subscribed"])
+def test_documented_ack(mist_frames):
+    event = MistProtocol().parse(mist_frames["doc_channel_subscribed"])
     assert event == Subscribed("/sites/c1947558-268d-4d31-xxxx-xxxxxxxxxxxx/stats/devices")
 
 
@@ -180,3 +183,11 @@ def test_parse_request():
     assert mist.parse_request('{"unsubscribe": "/x"}') == UnsubscribeRequest("/x")
     assert isinstance(mist.parse_request('{"subscribe": 5}'), Malformed)
     assert isinstance(mist.parse_request("nope"), Malformed)
+
+
+def test_the_seed_documents_frame_verbatim_parses_to_its_fields():
+    frame = json.loads((Path(__file__).parent.parent / "data" / "mist_seed_frames.json").read_text())["device_stats"]
+    event = MistProtocol().parse(frame)
+    assert isinstance(event, Data) and event.topic == "/sites/c1947558-268d-4d31-xxxx-xxxxxxxxxxxx/stats/devices"
+    assert event.payload == json.loads(json.loads(frame)["data"])  # the data string decoded, nothing lost
+    assert event.payload["mac"] == "5c5b35fxxxxx" and event.payload["ble_stat"]["rx_bytes"] == 2772782221
