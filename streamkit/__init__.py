@@ -21,8 +21,8 @@ from .errors import (
 
 if TYPE_CHECKING:
     from . import connection, core, notebook, ops, protocols, recording, runtime, sim, sinks
-    from .cluster import cluster  # the package is callable: sk.cluster(...) makes a Cluster
     from ._collect import acollect, collect
+    from .cluster import cluster  # the package is callable: sk.cluster(...) makes a Cluster
     from .connection import FeedClient, MistClient, Reconnect, SmcClient, feed, mist, smc
     from .core import ConnectionState, Message, Problem, ProblemKind, Stream, ViewState, Window
     from .notebook import health
