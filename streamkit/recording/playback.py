@@ -271,6 +271,7 @@ class ReplayClient(Client):
             connector=self._replay,
             clock=ReplayClock(self.header["started"]),
             name=f"{kind} replay",
+            subscribe_timeout=None,  # a recording answers what was asked live, not what the replay asks
         )
 
     def subscribe(

@@ -195,3 +195,37 @@ def test_one_pipeline_gives_the_same_windows_live_and_on_the_replay(tmp_path):
     _, entries = read_recording(path)
     recorded = [e.at for e in entries if e.direction == "in" and e.topic]
     assert [r.received for w in replayed for r in w.items] == recorded[: sum(len(w.items) for w in replayed)]
+
+
+def test_a_replay_waits_for_sparse_data_without_asking_for_acknowledgements(tmp_path):
+    """A recording holds what the server sent live: a channel whose first data comes 60 s in (and no ack at all,
+    as when recording began mid-stream) replays at speed 1 without being taken for an unanswered subscription."""
+    import asyncio
+    import gzip
+
+    from streamkit._json import dumps
+    from streamkit.protocols import mist
+    from streamkit.recording.recorder import FORMAT, encode_line
+
+    from ..connection.test_memory_transport import in_virtual_time
+
+    channel, start = "/sites/s/devices", 1_767_225_600.0
+    path = tmp_path / "sparse.jsonl.gz"
+    with gzip.open(path, "wb") as file:
+        header = {"streamkit": "test", "format": FORMAT, "kind": "Mist", "url": "wss://x", "started": start}
+        file.write((dumps(header) + "\n").encode())
+        other = "/sites/s/stats/devices"
+        file.write(encode_line(start, "in", mist.data_frame(other, {"n": 0}), other, {}))  # the replay starts here
+        file.write(encode_line(start + 60, "in", mist.data_frame(channel, {"n": 1}), channel, {}))
+
+    @in_virtual_time
+    async def replay_it() -> None:
+        rec = sk.replay(path, speed=1)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        rows = await sk.acollect(rec.subscribe(channel), count=1, timeout=600)
+        assert [dict(r) for r in rows] == [{"n": 1}] and len(rec.problems) == 0
+        assert loop.time() - began >= 60  # paced as recorded (in virtual time)
+        await rec.aclose()
+
+    replay_it()
