@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamkit as sk
 from streamkit import ops
-from streamkit.cluster import with_origin
-from tests.cluster.simproc import SimProcess
+from streamkit.scale import with_origin
+from tests.scale.simproc import SimProcess
 
 
 def rss_mb() -> float:

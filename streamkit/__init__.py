@@ -22,12 +22,12 @@ from .errors import (
 if TYPE_CHECKING:
     from . import connection, core, notebook, ops, protocols, recording, runtime, sim, sinks
     from ._collect import acollect, collect
-    from .cluster import cluster  # the package is callable: sk.cluster(...) makes a Cluster
     from .connection import FeedClient, MistClient, Reconnect, SmcClient, feed, mist, smc
     from .core import ConnectionState, Message, Problem, ProblemKind, Stream, ViewState, Window
     from .notebook import health
     from .recording import record, replay
     from .runtime import scheduler
+    from .scale import cluster
     from .sim import Faults, MistSimulator, SmcSimulator
     from .sinks import LiveFrame, LivePlot, archive, report
 
@@ -50,6 +50,7 @@ _LAZY: dict[str, str] = {
     "collect": "streamkit._collect",
     "acollect": "streamkit._collect",
     "scheduler": "streamkit.runtime",
+    "cluster": "streamkit.scale",
     "health": "streamkit.notebook",
     "record": "streamkit.recording",
     "replay": "streamkit.recording",
@@ -61,9 +62,7 @@ _LAZY: dict[str, str] = {
     "MistSimulator": "streamkit.sim",
     "SmcSimulator": "streamkit.sim",
 }
-#: ``cluster`` is a package that is also callable (``sk.cluster(...)``), so it loads as a submodule.
 _SUBMODULES = (
-    "cluster",
     "connection",
     "core",
     "notebook",
@@ -71,6 +70,7 @@ _SUBMODULES = (
     "protocols",
     "recording",
     "runtime",
+    "scale",
     "sim",
     "sinks",
 )
@@ -127,6 +127,7 @@ __all__ = [
     "replay",
     "report",
     "runtime",
+    "scale",
     "scheduler",
     "sim",
     "sinks",

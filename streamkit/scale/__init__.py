@@ -7,15 +7,10 @@ times a second. The kernel merges them into one hot Observable. A worker's death
 shard elsewhere (beyond Dask's ``allowed-failures`` the supervisor resubmits it), the kernel deduplicates by
 incarnation and sequence number.
 
-Importing this package does not import Dask (``sk.cluster(...)`` does). The package is callable: ``sk.cluster(...)``
-is :func:`cluster`.
+Importing this package does not import Dask (``sk.cluster(...)`` does).
 """
 
 from __future__ import annotations
-
-import sys
-import types
-from typing import Any
 
 from ._cluster import Cluster, ClusterSubscription, cluster
 from ._merge import FanIn, ShardGap
@@ -38,14 +33,3 @@ __all__ = [
     "describe",
     "with_origin",
 ]
-
-
-class _CallableModule(types.ModuleType):
-    """``streamkit.cluster`` is both this package and the function that makes a cluster: importing the package
-    sets it as the ``cluster`` attribute of ``streamkit``, which must still be callable."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Cluster:
-        return cluster(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -3,7 +3,7 @@
 
 CI runs a bounded version (one kill, the supervisor resubmits the shard at once: ``allowed-failures`` 0); the full
 version kills three times with ``allowed-failures`` 1, so Dask reschedules the first loss itself and the supervisor
-takes the next: ``STREAMKIT_CLUSTER_KILLS=3 pytest -m slow tests/cluster``.
+takes the next: ``STREAMKIT_CLUSTER_KILLS=3 pytest -m slow tests/scale``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 
 import streamkit as sk
 from streamkit import ops
-from streamkit.cluster import with_origin
+from streamkit.scale import with_origin
 
 from .simproc import SimProcess
 

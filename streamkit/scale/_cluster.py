@@ -32,7 +32,7 @@ Future = Any
 
 __all__ = ["Cluster", "ClusterSubscription", "cluster"]
 
-log = logging.getLogger("streamkit.cluster")
+log = logging.getLogger("streamkit.scale")
 
 #: Seconds between the supervisor's looks at the shards (resubmissions, grace, the scheduler's event log).
 SUPERVISE_EVERY = 0.25

@@ -15,11 +15,11 @@ import reactivex
 
 import streamkit as sk
 from streamkit import ops
-from streamkit.cluster import FanIn, Secret, aggregation, describe
-from streamkit.cluster._shard import DATA, HELLO, _Outbox
-from streamkit.cluster._spec import ShardSpec
 from streamkit.core import Message
 from streamkit.errors import StreamkitError
+from streamkit.scale import FanIn, Secret, aggregation, describe
+from streamkit.scale._shard import DATA, HELLO, _Outbox
+from streamkit.scale._spec import ShardSpec
 
 TOKEN = "sim-secret-token-0123456789abcdef"
 NAMED = {
@@ -207,10 +207,10 @@ def test_what_cannot_travel_to_a_worker_is_refused_with_what_to_do():
     assert repr(Secret({"Cookie": TOKEN})) == "Secret(<redacted>)"
 
 
-def test_importing_streamkit_and_its_cluster_package_does_not_import_dask():
+def test_importing_streamkit_and_its_scale_package_does_not_import_dask():
     code = (
-        "import sys, streamkit as sk, streamkit.cluster\n"
-        "assert callable(sk.cluster) and callable(streamkit.cluster)\n"
+        "import sys, streamkit as sk, streamkit.scale\n"
+        "assert callable(sk.cluster) and sk.cluster is streamkit.scale.cluster\n"
         "print(sorted({'distributed', 'dask'} & set(sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
