@@ -2,27 +2,55 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import OrderedDict, deque
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from reactivex import Observable
 
 from .._time import time_value, utc_datetime
-from .view import LiveView, rows_of
+from ..core import ViewState
+from .view import TIME_NAMES, LiveView, is_time_value, rows_of
 
-__all__ = ["KINDS", "LivePlot", "PlotState"]
+__all__ = ["KINDS", "LivePlot", "PlotState", "closest_first"]
 
 KINDS = ("line", "scatter", "bar", "histogram")
-_TIME_NAMES = ("_time", "time", "timestamp", "last_seen", "received")
+#: Most field names a plot remembers while looking for its ``y`` (to say which exist when it never comes).
+MAX_FIELDS = 500
+
+
+def closest_first(name: str, known: Iterable[str]) -> list[str]:
+    """``known`` names with the ones closest to ``name`` first (difflib), then the rest in their order.
+
+    >>> closest_first("rssii", ["mac", "rssi", "snr", "rx_rssi"])
+    ['rssi', 'rx_rssi', 'mac', 'snr']
+    """
+    names = list(dict.fromkeys(known))
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+    return close + [n for n in names if n not in close]
 
 
 class PlotState:
     """The points a live plot holds: per trace (``color`` key) the newest ``max_points`` (x, y) pairs; for
-    ``bar`` the latest y per key; for ``histogram`` the newest y values per trace. Pure: no plotly here."""
+    ``bar`` the latest y per key; for ``histogram`` the newest y values per trace. Pure: no plotly here.
 
-    def __init__(self, *, x: str | None, y: str, color: str | None, kind: str, max_points: int, x_time: bool) -> None:
+    ``x_time=None`` decides from the first x value (:func:`~streamkit.sinks.view.is_time_value`) unless ``x`` is
+    named like a time. Records without ``y`` are skipped, and their fields remembered for :meth:`missing`:
+
+    >>> state = PlotState(x="t", y="rssii", color=None, kind="line", max_points=10, x_time=None)
+    >>> state.add([{"t": 1_795_455_844, "rssi": -60, "mac": "a"}])
+    >>> state.missing()
+    "no field 'rssii' in the 1 record(s) so far; fields: rssi, t, mac"
+    >>> state.add([{"t": 1_795_455_845, "rssii": -61}])
+    >>> state.x_time, state.traces["rssii"][0][0].isoformat(), state.missing()
+    (True, '2026-11-23T17:44:05+00:00', None)
+    """
+
+    def __init__(
+        self, *, x: str | None, y: str, color: str | None, kind: str, max_points: int, x_time: bool | None
+    ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind is one of {', '.join(KINDS)}, not {kind!r}")
         if kind in ("line", "scatter") and x is None:
@@ -31,7 +59,10 @@ class PlotState:
             raise ValueError(f"max_points must be at least 1, not {max_points}")
         self.x, self.y, self.color, self.kind = x, y, color, kind
         self.max_points = max_points
-        self.x_time = x_time
+        #: Whether x is shown as time; None until the first x value decides.
+        self.x_time = True if x_time is None and x in TIME_NAMES else x_time
+        self.fields: dict[str, None] = {}  # seen in records without y, while no y has come
+        self.plotted = 0
         self.traces: OrderedDict[Hashable, tuple[deque[Any], deque[Any]]] = OrderedDict()
         self.latest: OrderedDict[Hashable, Any] = OrderedDict()  # bar: key -> latest y
         self.changed: set[Hashable] = set()
@@ -44,7 +75,10 @@ class PlotState:
             y = record.get(self.y)
             if y is None:
                 self.skipped += 1
+                if not self.plotted and len(self.fields) < MAX_FIELDS:
+                    self.fields.update(dict.fromkeys(k for k in record if isinstance(k, str)))
                 continue
+            self.plotted += 1
             key = record.get(self.color) if self.color is not None else self.y
             if self.kind == "bar":
                 bar_key = key if self.color is not None else record.get(self.x) if self.x else self.y
@@ -57,6 +91,8 @@ class PlotState:
                 trace = self.traces[key] = (deque(maxlen=self.max_points), deque(maxlen=self.max_points))
             if self.kind != "histogram":
                 x = time_value(record, self.x) if self.x else None  # "received": the arrival, without such a field
+                if self.x_time is None and x is not None:
+                    self.x_time = is_time_value(x)
                 if self.x_time:
                     x = utc_datetime(x) or x  # a value that is not a time is plotted as it is
                 trace[0].append(x)
@@ -64,6 +100,14 @@ class PlotState:
             self.changed.add(key)
         if self.version == before and self.changed:
             self.version += 1
+
+    def missing(self) -> str | None:
+        """What is wrong when records came but none had ``y``: the fields they have, closest to ``y`` first."""
+        if self.plotted or not self.skipped:
+            return None
+        fields = closest_first(self.y, self.fields)
+        shown = ", ".join(fields[:12]) + (f" and {len(fields) - 12} more" if len(fields) > 12 else "")
+        return f"no field {self.y!r} in the {self.skipped:,} record(s) so far; fields: {shown}"
 
     def take_changes(self) -> set[Hashable]:
         changed, self.changed = self.changed, set()
@@ -78,9 +122,13 @@ class LivePlot(LiveView):
         x, y: field names; color: one trace per value of this field (created as keys appear).
         kind: ``line``, ``scatter``, ``bar`` (latest y per ``color`` key, or per ``x``) or ``histogram`` (of y).
         max_points: newest points kept per trace; fps: most figure updates per second.
-        x_time: show x as time (default: when x is named like ``_time``, ``timestamp`` or ``last_seen``): epoch
-            numbers (unit by magnitude), ISO 8601 text and datetimes become UTC datetimes.
-            ``x="received"`` plots against each record's arrival time (for statuses that carry no time).
+        x_time: show x as time on a date axis (default: when x is named like ``_time``, ``ts`` or ``last_seen``,
+            or its first value reads as a time: an epoch number between 2001 and 2100 in any unit, ISO 8601 text,
+            a datetime); such values become UTC datetimes. ``x="received"`` plots against each record's arrival
+            time (for statuses that carry no time). ``x_time=False`` keeps numbers as numbers.
+
+    What goes wrong shows on the chart itself: a ``y`` that no record has (with the fields they do have, closest
+    first), the error that ended the stream, the end of the stream. ``plot.message`` is that text.
 
     In a cell, ``plot`` shows a plotly FigureWidget that keeps updating; ``plot.figure`` is that widget:
 
@@ -112,10 +160,7 @@ class LivePlot(LiveView):
         title: str | None = None,
         x_time: bool | None = None,
     ) -> None:
-        self.state = PlotState(
-            x=x, y=y, color=color, kind=kind, max_points=max_points,
-            x_time=x_time if x_time is not None else (x or "") in _TIME_NAMES,
-        )  # fmt: skip
+        self.state = PlotState(x=x, y=y, color=color, kind=kind, max_points=max_points, x_time=x_time)
         self.title = title or f"{y}" + (f" by {color}" if color else "")
         self._figure: Any = None
         self._trace_of: dict[Hashable, int] = {}
@@ -123,6 +168,22 @@ class LivePlot(LiveView):
 
     def __repr__(self) -> str:
         return f"<LivePlot {self.state.kind} {self.state.y} traces={len(self.state.traces)} {self.status}>"
+
+    @property
+    def message(self) -> str | None:
+        """What the chart says besides its data: why it is empty, or how the stream ended (None: all well)."""
+        status = self.status
+        if status is ViewState.ERROR:
+            return f"the stream failed: {type(self.error).__name__}: {self.error}"
+        missing = self.state.missing()
+        if missing is not None:
+            return missing
+        empty = not self.state.traces and not self.state.latest
+        if status is ViewState.COMPLETED:
+            return "the stream ended" + (" before any record came" if empty else "")
+        if empty and status is ViewState.LIVE:
+            return "waiting for records…"
+        return None
 
     @property
     def figure(self) -> Any:
@@ -161,19 +222,24 @@ class LivePlot(LiveView):
         self.state.add(rows_of(batch))
 
     def _version(self) -> int:
-        return self.state.version
+        return hash((self.state.version, self.message))
 
     def _render(self) -> None:
+        self._draw_data()
+        self._say(self._figure)  # after the data: whoever sees the status sees the data it speaks of
+
+    def _draw_data(self) -> None:
         import plotly.graph_objects as go
 
         state, fig = self.state, self._figure
         changed = state.take_changes()
         if state.kind == "bar":
-            if not fig.data:
-                fig.add_trace(go.Bar(name=state.y))
-            with fig.batch_update():
-                fig.data[0].x = [str(k) for k in state.latest]
-                fig.data[0].y = list(state.latest.values())
+            if state.latest:
+                if not fig.data:
+                    fig.add_trace(go.Bar(name=state.y))
+                with fig.batch_update():
+                    fig.data[0].x = [str(k) for k in state.latest]
+                    fig.data[0].y = list(state.latest.values())
             return
         for key in state.traces:  # traces for keys seen for the first time
             if key not in self._trace_of:
@@ -193,6 +259,22 @@ class LivePlot(LiveView):
                 else:
                     trace.x = list(xs)
                     trace.y = list(ys)
+
+    def _say(self, fig: Any) -> None:
+        """The chart's own words: the status in the title, a message across the plot area."""
+        status = self.status
+        title = self.title if status is ViewState.LIVE else f"{self.title} · {status.value}"
+        message = self.message
+        notes = (
+            [{"text": message, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5, "showarrow": False,
+              "font": {"size": 13, "color": "#b00" if status is ViewState.ERROR else "#555"}}]
+            if message else []
+        )  # fmt: skip
+        with fig.batch_update():
+            fig.layout.title.text = title
+            fig.layout.annotations = notes
+            if self.state.x_time:
+                fig.layout.xaxis.type = "date"
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

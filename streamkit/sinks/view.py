@@ -12,15 +12,24 @@ import threading
 import time
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
+from datetime import date, datetime
 from typing import Any
 
 from reactivex import Observable, abc
 
 from .. import runtime
+from .._time import epoch_seconds
 from ..core import Message, ViewState, Window
 
-__all__ = ["LiveView", "rows_of"]
+__all__ = ["TIME_NAMES", "LiveView", "is_time_column", "is_time_value", "rows_of", "span_of"]
+
+#: Field names that hold a time whatever their values look like.
+TIME_NAMES = ("_time", "time", "timestamp", "ts", "last_seen", "received", "window_start", "window_end")
+
+#: Epoch seconds a value must fall between to be taken for a time by its value alone (2001-09-09 to 2100):
+#: smaller epoch numbers are far more often counters, durations or sizes than times.
+PLAUSIBLE_SECONDS = (1e9, 4102444800.0)
 
 
 def _weak(view: LiveView, method: Callable[[LiveView, Any], None]) -> Callable[..., None]:
@@ -45,14 +54,71 @@ def rows_of(batch: list[Any]) -> list[Any]:
     return rows
 
 
-def _span(item: Any) -> tuple[float, float]:
-    """The time an item stands for: a record's arrival, a window's bounds, else now."""
-    if type(item) is Message:
+def is_time_value(value: Any) -> bool:
+    """Whether ``value`` reads as a time by itself: a ``datetime``, ISO 8601 text, or an epoch number whose unit
+    by magnitude (:func:`streamkit._time.unit_of`) puts it between 2001 and 2100.
+
+    >>> is_time_value(1_795_455_844), is_time_value(1_795_455_844_123), is_time_value("2026-11-23T19:54:04Z")
+    (True, True, True)
+    >>> is_time_value(42), is_time_value(3.5e6), is_time_value("lab-a"), is_time_value(True)
+    (False, False, False, False)
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (datetime, date)):
+        return value == value  # pandas NaT is not a time
+    if isinstance(value, str):  # ISO 8601 starts with the year: other text is not tried
+        return value[:1].isdigit() and epoch_seconds(value) is not None
+    seconds = epoch_seconds(value)
+    if seconds is None:
+        return False
+    if type(value).__name__ == "datetime64":
+        return True
+    low, high = PLAUSIBLE_SECONDS
+    return low <= seconds < high
+
+
+def is_time_column(name: Any, values: Iterable[Any], *, sample: int = 20) -> bool:
+    """Whether a column holds times: named like one (:data:`TIME_NAMES`), or its first ``sample`` values that
+    are not missing all read as times (:func:`is_time_value`).
+
+    >>> is_time_column("ts", []), is_time_column("t", [1_795_455_844.5, None, 1_795_455_845.0])
+    (True, True)
+    >>> is_time_column("bytes", [1_795_455_844, 12]), is_time_column("t", [None])
+    (False, False)
+    """
+    if name in TIME_NAMES:
+        return True
+    seen = 0
+    for value in values:
+        if value is None or (isinstance(value, float) and value != value):
+            continue
+        if not is_time_value(value):
+            return False
+        seen += 1
+        if seen >= sample:
+            break
+    return seen > 0
+
+
+def span_of(item: Any) -> tuple[float, float] | None:
+    """The time an item stands for, in epoch seconds: a record's arrival (on a replay, the recorded arrival), a
+    time window's bounds, a window aggregate's ``window_start``/``window_end``; None when it carries no time.
+
+    >>> from streamkit.core import Message
+    >>> span_of(Message({"cpu": 3}, "/t", 1_700_000_000.0)), span_of(Window(60.0, 120.0, [])), span_of({"n": 1})
+    ((1700000000.0, 1700000000.0), (60.0, 120.0), None)
+    """
+    if isinstance(item, Message):
         return item.received, item.received
-    if isinstance(item, Window) and not item.by_count:
-        return item.start, item.end
-    at = time.time()
-    return at, at
+    if isinstance(item, Window):
+        return None if item.by_count else (item.start, item.end)
+    if hasattr(item, "columns") and "window_start" in item.columns and len(item):
+        low = epoch_seconds(item["window_start"].min())
+        high = epoch_seconds(item["window_end"].max()) if "window_end" in item.columns else low
+        if low is not None and high is not None:
+            return low, high
+    return None
 
 
 class LiveView(ABC):
@@ -138,9 +204,11 @@ class LiveView(ABC):
 
     def _on_error(self, error: Any) -> None:
         self.error = error
+        runtime.call_soon(self._loop, _weak(self, LiveView._finish))
 
     def _on_completed(self, _: Any = None) -> None:
         self.completed = True
+        runtime.call_soon(self._loop, _weak(self, LiveView._finish))
 
     # -- loop thread ---------------------------------------------------------------------------------------
 
@@ -154,10 +222,18 @@ class LiveView(ABC):
                 self._ingest(batch)
 
     def _note(self, batch: list[Any]) -> None:
-        self._origins.update(item.origin for item in batch if type(item) is Message)
-        if self._first_at is None:
-            self._first_at = _span(batch[0])[0]
-        self._last_at = _span(batch[-1])[1]
+        self._origins.update(item.origin for item in batch if isinstance(item, Message))
+        for item in batch:  # items without a time (a plain dict, a count window) leave the span as it is
+            span = span_of(item)
+            if span is not None:
+                first, last = span
+                self._first_at = first if self._first_at is None else min(self._first_at, first)
+                self._last_at = last if self._last_at is None else max(self._last_at, last)
+
+    def _finish(self, _: Any = None) -> None:
+        """The stream ended (completed or failed): show the last records and say so, paused or not."""
+        self._flush()
+        self._draw(force=True)
 
     def _schedule(self, _: Any = None) -> None:
         if self.closed:
