@@ -22,11 +22,12 @@ from ..core import topic_text
 from ..ops._base import describe
 from .frame import LiveFrame
 from .plot import LivePlot
-from .view import LiveView
+from .view import LiveView, is_time_column
 
 __all__ = ["Provenance", "report"]
 
 MAX_TABLE_ROWS = 500
+#: Columns looked at first for a table's time range; after them, any column whose values read as times.
 TIME_COLUMNS = ("received", "_time", "timestamp", "time", "last_seen")
 
 STYLE = """
@@ -101,16 +102,34 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _frame_times(df: Any) -> tuple[float | None, float | None]:
-    """The span of a DataFrame's first time-like column: datetimes, epoch numbers (unit by magnitude) or ISO
-    8601 text, in epoch seconds."""
+def _time_columns(df: Any) -> list[Any]:
+    """The columns of ``df`` that hold times: by name, datetime dtype, or values (epoch numbers of a plausible
+    magnitude, ISO 8601 text)."""
     import pandas as pd
 
-    for name in TIME_COLUMNS:
-        if name not in df.columns or df.empty:
+    found = []
+    for name in df.columns:
+        column = df[name]
+        if not isinstance(column, pd.Series):  # a duplicated column name
             continue
+        if pd.api.types.is_datetime64_any_dtype(column) or (
+            not pd.api.types.is_bool_dtype(column) and is_time_column(name, column.head(50).tolist())
+        ):
+            found.append(name)
+    return found
+
+
+def _frame_times(df: Any) -> tuple[float | None, float | None]:
+    """The span of a DataFrame's first time-like column (by name, else by value): datetimes, epoch numbers (unit
+    by magnitude) or ISO 8601 text, in epoch seconds."""
+    import pandas as pd
+
+    if df.empty:
+        return None, None
+    named = [name for name in TIME_COLUMNS if name in df.columns]
+    for name in [*named, *(c for c in _time_columns(df) if c not in named)]:
         column = df[name].dropna()
-        if column.empty:
+        if not isinstance(column, pd.Series) or column.empty:
             continue
         if pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_numeric_dtype(column):
             low, high = epoch_seconds(column.min()), epoch_seconds(column.max())
@@ -120,6 +139,57 @@ def _frame_times(df: Any) -> tuple[float | None, float | None]:
         if low is not None and high is not None:
             return low, high
     return None, None
+
+
+def _meaningful_index(df: Any) -> bool:
+    """Whether a table's index says something (a name, times, labels) rather than row positions."""
+    import pandas as pd
+
+    index = df.index
+    return any(name is not None for name in index.names) or not pd.api.types.is_integer_dtype(index)
+
+
+def _clock_text(stamps: list[Any], *, one_day: bool, fraction: bool) -> list[str]:
+    pattern = ("%H:%M:%S" if one_day else "%Y-%m-%d %H:%M:%S") + (".%f" if fraction else "")
+    return ["" if t is None else t.strftime(pattern)[: -3 if fraction else None] for t in stamps]
+
+
+def readable(df: Any) -> tuple[Any, str]:
+    """A copy of ``df`` for reading, and what to say about its times: time columns (by name or by value) as UTC
+    text, the time of day only when they all fall on one day, a window's ``window_start``/``window_end`` as one
+    ``window`` label. Columns that are not times are left as they are.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"window_start": pd.to_datetime([1795455840, 1795455850], unit="s", utc=True),
+    ...                    "window_end": pd.to_datetime([1795455850, 1795455860], unit="s", utc=True),
+    ...                    "room": ["lab", "lab"], "ts": [1795455844.5, 1795455851.25], "temp": [21.5, 21.7]})
+    >>> shown, note = readable(df)
+    >>> shown.columns.tolist(), shown["ts"][0], note
+    (['window', 'room', 'ts', 'temp'], '17:44:04.500', '; times UTC, 2026-11-23')
+    >>> shown["window"][0] == "17:44:00\N{EN DASH}17:44:10"
+    True
+    """
+    out = df.copy()
+    converted: dict[Any, list[Any]] = {}
+    for name in _time_columns(out):
+        stamps = [utc_datetime(v) for v in out[name].tolist()]
+        if any(t is not None for t in stamps):
+            converted[name] = stamps
+    if not converted:
+        return out, ""
+    every = [t for stamps in converted.values() for t in stamps if t is not None]
+    days = {t.date() for t in every}
+    one_day = len(days) == 1
+    for name, stamps in converted.items():
+        fraction = any(t.microsecond for t in stamps if t is not None)
+        out[name] = _clock_text(stamps, one_day=one_day, fraction=fraction)
+    if "window_start" in converted and "window_end" in converted:
+        bounds = zip(out["window_start"], out["window_end"], strict=True)
+        labels = [f"{a}\N{EN DASH}{b}" if a or b else "" for a, b in bounds]
+        at = list(out.columns).index("window_start")
+        out = out.drop(columns=["window_start", "window_end"])
+        out.insert(at, "window", labels)
+    return out, "; times UTC" + (f", {next(iter(days)).isoformat()}" if one_day else "")
 
 
 class _Page:
@@ -136,10 +206,11 @@ class _Page:
         self.body.append(self._markdown.render(text))
 
     def table(self, df: Any, caption: str) -> None:
-        shown = df.tail(MAX_TABLE_ROWS)
+        shown, times = readable(df.tail(MAX_TABLE_ROWS))
         note = f" (the last {MAX_TABLE_ROWS} shown)" if len(df) > MAX_TABLE_ROWS else ""
-        self.body.append(f'<p class="sk-caption">{html.escape(caption)}: {len(df):,} rows{note}</p>')
-        self.body.append('<div class="sk-scroll">' + shown.to_html(classes="sk-table", border=0) + "</div>")
+        self.body.append(f'<p class="sk-caption">{html.escape(caption)}: {len(df):,} rows{note}{times}</p>')
+        table = shown.to_html(classes="sk-table", border=0, index=_meaningful_index(df), na_rep="")
+        self.body.append('<div class="sk-scroll">' + table + "</div>")
 
     def chart(self, figure: Any) -> None:
         import plotly.io as pio
@@ -167,6 +238,7 @@ def report(
     title: str = "streamkit report",
     source: Any = None,
     windows: Iterable[Any] = (),
+    time_range: tuple[Any, Any] | None = None,
 ) -> Path:
     """Write one standalone HTML file from ``parts``, in order, and return its path.
 
@@ -175,6 +247,9 @@ def report(
             figures (interactive charts).
         source: the client, replay or recording the data came from (or a list of them), for the provenance.
         windows: the window operators used (or descriptions), listed in the provenance.
+        time_range: the first and last time the data covers (epoch numbers, ISO 8601, datetimes); default: from
+            the parts (the records a LiveFrame or LivePlot received, by arrival time, which on a replay is the
+            recorded time; windows' bounds; a DataFrame's first time column).
 
     A LiveFrame or LivePlot goes in as it is now, e.g. ``sk.report("# Busy APs", frame, plot, source=mist)``; here
     a DataFrame (its ``received`` column gives the time range):
@@ -204,6 +279,11 @@ def report(
     page = _Page()
     for part in parts:
         _add(page, provenance, part)
+    if time_range is not None:
+        first, last = (epoch_seconds(t) for t in time_range)
+        if first is None or last is None:
+            raise ValueError(f"time_range is two times (epoch numbers, ISO 8601, datetimes), not {time_range!r}")
+        provenance.first, provenance.last = first, last
     target = Path(path)
     target.write_text(page.html(title, provenance), encoding="utf-8")
     return target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -77,3 +78,45 @@ def test_a_report_of_a_replay_names_the_recording_and_covers_the_recorded_time(t
     assert "(recorded 20" in page and "Mist ws://127.0.0.1:" in page
     first = pd.Timestamp(live[0].received, unit="s", tz="UTC").isoformat(timespec="seconds").replace("+00:00", "Z")
     assert f"<th>Time range</th><td>{first} to " in page
+
+
+def recorded_span(page: str) -> tuple[pd.Timestamp, pd.Timestamp, str]:
+    span = re.search(r"<th>Time range</th><td>(\S+) to (\S+) \(([^)]+)\)", page)
+    assert span, page[:2000]
+    return pd.Timestamp(span.group(1)), pd.Timestamp(span.group(2)), span.group(3)
+
+
+def test_a_replay_through_windows_reports_the_recorded_time_not_the_time_of_the_report(tmp_path):
+    recording = tmp_path / "r.jsonl.gz"
+    with MistSimulator(seed=9, interval=0.05, sites=1, aps=2) as sim:
+        mist = sk.mist(url=sim.url, token=sim.token, record=recording)
+        live = sk.collect(mist.subscribe(sim.channel("device_stats")), count=60, timeout=20)
+        mist.close()
+    time.sleep(2.5)  # the report comes later than the recording ended
+    rec = sk.replay(recording, speed=None)
+    per_second = rec.subscribe(sim.channel("device_stats")).pipe(
+        ops.flatten(), ops.tumbling(1.0), ops.aggregate(by="mac", cpu=("cpu_util", "mean"))
+    )
+    windows = sk.LiveFrame(per_second, max_rows=1000)
+    wait_for(lambda: windows.completed)
+    page = sk.report(windows, path=tmp_path / "w.html", source=rec).read_text()
+    first, last, _ = recorded_span(page)
+    recorded_first, recorded_last = live[0].received, live[-1].received
+    assert recorded_first - 1 <= first.timestamp() <= recorded_first + 1  # windows' bounds: within a window
+    assert recorded_last - 1 <= last.timestamp() <= recorded_last + 1.5
+    assert "<th>window</th>" in page and "window_start" not in page  # one compact label per window
+    assert re.search("<td>\\d\\d:\\d\\d:\\d\\d\N{EN DASH}\\d\\d:\\d\\d:\\d\\d</td>", page)
+
+
+def test_tables_show_times_and_no_row_positions(tmp_path):
+    readings = pd.DataFrame({"sensor": ["a", "b"], "ts": [1_795_455_844.25, 1_795_455_845.5], "temp": [21.0, 22.0]})
+    page = sk.report(readings, path=tmp_path / "t.html").read_text()
+    assert "<td>17:44:04.250</td>" in page and "times UTC, 2026-11-23" in page
+    assert "<th>Time range</th><td>2026-11-23T17:44:04Z to 2026-11-23T17:44:05Z (1.2 s)</td>" in page
+    assert "<th></th>" not in page and "<td>0</td>" not in page  # no index column
+    by_sensor = readings.set_index("sensor")
+    assert "<th>sensor</th>" in sk.report(by_sensor, path=tmp_path / "i.html").read_text()  # a named index stays
+    page = sk.report(readings, path=tmp_path / "r.html", time_range=(1_795_455_000, "2026-11-23T17:45:00Z"))
+    assert "(15.0 min)" in page.read_text()
+    with pytest.raises(ValueError, match="two times"):
+        sk.report(readings, path=tmp_path / "x.html", time_range=("soon", None))
