@@ -175,28 +175,37 @@ class ArchiveWriter:
 
     def _run(self) -> None:
         while not self.closed:
-            self._wake.wait(self.flush_seconds)
+            full = self._wake.wait(self.flush_seconds)  # woken: a batch is full; else flush_seconds went by
             self._wake.clear()
-            self._write_pending()
+            self._write_pending(whole_batches=full and not self.closed)
         self._write_pending()
 
-    def _write_pending(self) -> None:
+    def _write_pending(self, *, whole_batches: bool = False) -> None:
+        """Write what is pending, one file per batch of at most ``batch_rows`` rows (with ``whole_batches``,
+        only full batches: the rest waits for its batch to fill or for ``flush_seconds``)."""
         with self._writing:
-            with self._lock:
-                pending, self._pending = self._pending, []
-            if not pending:
-                return
-            rows = [self._row(record, arrival) for record, arrival in pending]
-            try:
-                for partition, group in self._partitions(rows).items():
-                    self._write_file(partition, group)
-            except OSError as exc:
-                self.error = exc
-                log.warning("archive %s: writing %d rows failed (%s); kept, retried", self.path, len(rows), exc)
+            while True:
                 with self._lock:
-                    self._pending[:0] = pending
-                return
-            self.rows += len(rows)
+                    if len(self._pending) < (self.batch_rows if whole_batches else 1):
+                        return
+                    pending, self._pending = self._pending[: self.batch_rows], self._pending[self.batch_rows :]
+                if not self._write_batch(pending):
+                    return
+
+    def _write_batch(self, pending: list[tuple[Any, float]]) -> bool:
+        """Write one batch; on failure keep its rows pending (in front) and say so."""
+        rows = [self._row(record, arrival) for record, arrival in pending]
+        try:
+            for partition, group in self._partitions(rows).items():
+                self._write_file(partition, group)
+        except OSError as exc:
+            self.error = exc
+            log.warning("archive %s: writing %d rows failed (%s); kept, retried", self.path, len(rows), exc)
+            with self._lock:
+                self._pending[:0] = pending
+            return False
+        self.rows += len(rows)
+        return True
 
     def _partitions(self, rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
