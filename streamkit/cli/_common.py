@@ -10,6 +10,8 @@ even pathlib are imported by the functions that use them.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import threading
 import time
@@ -29,13 +31,16 @@ if TYPE_CHECKING:
     from ..core import Message, Stream, Topic
 
 __all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
     "ERROR_EXIT_CODES",
     "KEY_FIELDS",
     "SOURCE_HELP",
+    "ConnectionStatus",
     "ExitCode",
     "Watch",
     "add_command",
     "add_source_options",
+    "cli_words",
     "console",
     "flat",
     "open_source",
@@ -51,6 +56,22 @@ or a generic feed's topic keys (none: everything it sends)."""
 
 #: Fields that name a device or item, in order of preference: one row per value in tables and reports.
 KEY_FIELDS = ("mac", "name", "id", "href")
+
+#: Failed connection attempts in a row after which a stream command gives up (exit 1), unless --max-attempts.
+DEFAULT_MAX_ATTEMPTS = 5
+
+#: The library's keyword arguments, as a command-line user meets them (options and environment variables).
+_CLI_WORDS = {
+    "token": "MIST_API_TOKEN",
+    "email": "MIST_EMAIL",
+    "password": "the password",
+    "api_key": "SMC_API_KEY",
+    "login": "the login",
+    "url": "--url",
+    "region": "--region",
+    "host": "MIST_HOST",
+}
+_KEYWORD = re.compile(r"\b(" + "|".join(_CLI_WORDS) + r")=(?=[\s,.;:)/]|$)")
 
 
 class ExitCode(IntEnum):
@@ -84,9 +105,18 @@ def run_command(args: argparse.Namespace) -> int:
         print("stopped", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except tuple(ERROR_EXIT_CODES) as exc:
-        print(f"streamkit: {exc}", file=sys.stderr)
+        print(f"streamkit: {cli_words(str(exc))}", file=sys.stderr)
         return next(code for error, code in ERROR_EXIT_CODES.items() if isinstance(exc, error))
     return ExitCode.DONE
+
+
+def cli_words(message: str) -> str:
+    """A library message in the command line's words: ``token=`` is ``MIST_API_TOKEN``, ``url=`` is ``--url``.
+
+    >>> cli_words("no SMC URL: pass url= (e.g. 'https://smc:8082') or set SMC_URL")
+    "no SMC URL: pass --url (e.g. 'https://smc:8082') or set SMC_URL"
+    """
+    return _KEYWORD.sub(lambda match: _CLI_WORDS[match.group(1)], message)
 
 
 def add_command(
@@ -118,6 +148,13 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     where.add_argument("--url", help="stream URL (Mist: default from --region or $MIST_REGION; SMC: $SMC_URL)")
     where.add_argument("--region", help="Mist cloud region, e.g. global01, emea01")
     where.add_argument("--insecure", action="store_true", help="SMC: do not verify the server's certificate")
+    where.add_argument(
+        "--max-attempts",
+        type=int,
+        default=DEFAULT_MAX_ATTEMPTS,
+        metavar="N",
+        help="give up (exit 1) after N failed connection attempts in a row; 0: never (default: %(default)s)",
+    )
     p.add_argument("--seconds", type=float, help="stop after this long")
     p.add_argument("--count", type=int, help="stop after this many records")
 
@@ -146,15 +183,27 @@ def open_source(args: argparse.Namespace, *, record: Path | None = None) -> tupl
 
     topics = topics_of(args.topics)
     kind = _source_kind(args, topics)
+    if args.max_attempts < 0:
+        raise ValueError(f"--max-attempts is 0 (never give up) or more, not {args.max_attempts}")
+    reconnect = sources.Reconnect(max_attempts=args.max_attempts or None)
     if kind == "mist":
         if not topics:
             raise ValueError("name at least one channel, e.g. /sites/<site_id>/stats/devices")
-        mist = sources.mist(url=args.url, region=args.region, record=record)
+        if not _env("MIST_API_TOKEN"):
+            raise ValueError(
+                "no Mist API token: set MIST_API_TOKEN (your organisation's API token, or the one "
+                "`streamkit sim mist` prints) and give the simulator's --url when trying one"
+            )
+        mist = sources.mist(url=args.url, region=args.region, record=record, reconnect=reconnect)
         return mist, [mist.subscribe(str(t)) for t in topics]
     if kind == "smc":
         if not topics:
             raise ValueError("name at least one subscription, e.g. context:fw_single or element:<href>")
-        smc = sources.smc(url=args.url, verify=not args.insecure, record=record)
+        if not (args.url or _env("SMC_URL")):
+            raise ValueError("no SMC URL: give --url https://smc.example.com:8082 or set SMC_URL")
+        if not _env("SMC_API_KEY"):
+            raise ValueError("no SMC API key: set SMC_API_KEY (`streamkit sim smc` prints one)")
+        smc = sources.smc(url=args.url, verify=not args.insecure, record=record, reconnect=reconnect)
         observables = []
         for t in topics:
             if not isinstance(t, tuple):
@@ -163,8 +212,52 @@ def open_source(args: argparse.Namespace, *, record: Path | None = None) -> tupl
         return smc, observables
     if args.url is None:
         raise ValueError("a JSON feed (--source feed) needs --url")
-    feed = sources.feed(args.url, record=record)
+    feed = sources.feed(args.url, record=record, reconnect=reconnect)
     return feed, [feed.subscribe(t) for t in (topics or [ALL])]
+
+
+def _env(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+class ConnectionStatus:
+    """What a client's connection is doing, from ``client.events``, as one line of text (:attr:`text`).
+
+    With ``lines=True`` every change is also printed on stderr as it happens (when nothing else draws there):
+    ``connecting to ws://... (attempt 2 of 5)``, ``attempt 2 failed: ...; retrying in 1.0 s``, ``connected``.
+    """
+
+    def __init__(self, client: Client, *, lines: bool, max_attempts: int | None = None) -> None:
+        from .._redact import safe_url
+
+        self.url = safe_url(client.url)
+        self.text = f"connecting to {self.url}"
+        self.connected = False
+        self._lines = lines
+        self._of = f" of {max_attempts}" if max_attempts else ""
+        self._subscription = client.events.subscribe(self._event)
+
+    def _event(self, event: Any) -> None:
+        from ..connection.events import Connected, Connecting, Disconnected, Reconnecting
+
+        if isinstance(event, Connecting):
+            text = f"connecting to {self.url} (attempt {event.attempt}{self._of})"
+        elif isinstance(event, Reconnecting):
+            text = f"attempt {event.attempt}{self._of} failed: {event.cause}; retrying in {event.delay:.1f} s"
+        elif isinstance(event, Connected):
+            text = f"connected to {self.url}"
+        elif isinstance(event, Disconnected):
+            why = event.error or event.reason or "closed"
+            text = f"disconnected from {self.url} (code {event.code}: {why})"
+        else:
+            return
+        self.connected = isinstance(event, Connected)
+        self.text = cli_words(text)
+        if self._lines:
+            print(f"streamkit: {self.text}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self._subscription.dispose()
 
 
 def scan_recording(path: Path) -> tuple[int, list[Topic]]:

@@ -7,7 +7,16 @@ import sys
 import time
 from typing import Any
 
-from ._common import SOURCE_HELP, Watch, add_command, add_source_options, open_source, progress
+from ._common import (
+    SOURCE_HELP,
+    ConnectionStatus,
+    Watch,
+    add_command,
+    add_source_options,
+    console,
+    open_source,
+    progress,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -41,6 +50,7 @@ def run(args: argparse.Namespace) -> None:
     if args.max_bytes or args.max_seconds:
         recorder.max_bytes, recorder.max_seconds = args.max_bytes, args.max_seconds
     received = [0]
+    status = ConnectionStatus(client, lines=not console(stderr=True).is_terminal, max_attempts=args.max_attempts)
 
     def on_next(_: Any) -> None:
         received[0] += 1
@@ -53,10 +63,12 @@ def run(args: argparse.Namespace) -> None:
             def tick() -> None:
                 elapsed = time.monotonic() - started
                 rate = received[0] / elapsed if elapsed else 0.0
-                show(f"{received[0]:,} records  {rate:,.0f}/s  {len(recorder.files)} file(s)  {elapsed:,.0f} s")
+                line = f"{received[0]:,} records  {rate:,.0f}/s  {len(recorder.files)} file(s)  {elapsed:,.0f} s"
+                show(line if status.connected else f"{line}  ({status.text})")
 
             watch.wait(args.seconds, lambda: args.count is not None and received[0] >= args.count, tick)
     finally:
+        status.close()
         client.close()
     elapsed = time.monotonic() - started
     files = ", ".join(map(str, recorder.files))

@@ -31,6 +31,24 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--flatten", action="store_true", help="flatten nested fields (ip_stat.gateway ...)")
 
 
+def _check_recorded(path: Any, topics: list[Any], recorded: list[Any]) -> None:
+    """Refuse a subscription the recording holds no data of, naming the ones it does (closest first)."""
+    from ..core import topic_text
+    from ..sinks.plot import closest_first
+
+    held = [topic_text(t) for t in recorded]
+    absent = [topic_text(t) for t in topics if t not in recorded]
+    if not absent:
+        return
+    if not held:
+        raise ValueError(f"{path} holds no data for any subscription")
+    names = "\n  ".join(closest_first(absent[0], held))
+    raise ValueError(
+        f"{path} holds no data for {', '.join(absent)}; it holds data for:\n  {names}\n"
+        f"(streamkit replay {path} without a topic replays them all)"
+    )
+
+
 def run(args: argparse.Namespace) -> None:
     """Write every record of the chosen subscriptions; the replay's summary goes to stderr."""
     from pathlib import Path
@@ -44,6 +62,7 @@ def run(args: argparse.Namespace) -> None:
     path = Path(args.recording)
     total, recorded = scan_recording(path)
     topics = topics_of(args.topics) if args.topics else recorded
+    _check_recorded(path, topics, recorded)
     speed = None if args.speed == 0 else args.speed
     rec = replay(path, speed=speed)
     out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115

@@ -103,6 +103,10 @@ def _describe(sim: Any) -> dict[str, Any]:
             "channels": {
                 kind: sim.channel(kind) for kind in ("device_stats", "client_stats", "device_events", "location")
             },
+            "commands": [
+                f"streamkit list sites --url {sim.url}",
+                f"streamkit tail {sim.channel('device_stats')} --url {sim.url}",
+            ],
         }
     return {
         "kind": "smc",
@@ -112,6 +116,10 @@ def _describe(sim: Any) -> dict[str, Any]:
         "login": sim.login,
         "password": sim.password,
         "hrefs": sim.hrefs,
+        "commands": [
+            f"streamkit list engines --url {sim.url}",
+            f"streamkit tail context:fw_single --url {sim.url}",
+        ],
     }
 
 
@@ -128,7 +136,10 @@ def _print_details(info: dict[str, Any]) -> None:
                         {info["channels"]["client_stats"]}
                         {info["channels"]["device_events"]}
                         {info["channels"]["location"]}
-            Point a client at it:  export MIST_API_TOKEN={info["token"]}""")
+            Try it in another terminal (copy and paste):
+              export MIST_API_TOKEN={info["token"]}
+              {info["commands"][0]}
+              {info["commands"][1]}""")
         )
     else:
         print(
@@ -138,7 +149,10 @@ def _print_details(info: dict[str, Any]) -> None:
               lms login {info["login"]} / {info["password"]}
               nodes     {", ".join(info["hrefs"]["nodes"][:2])} ...
               endpoints {", ".join(info["hrefs"]["endpoints"][:1])} ...
-            Point a client at it:  export SMC_URL={info["url"]} SMC_API_KEY={info["api_key"]}""")
+            Try it in another terminal (copy and paste):
+              export SMC_URL={info["url"]} SMC_API_KEY={info["api_key"]}
+              {info["commands"][0]}
+              {info["commands"][1]}""")
         )
     print("Ctrl-C stops it.", flush=True)
 
