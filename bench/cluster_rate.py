@@ -1,24 +1,29 @@
-"""Sharding on Dask against the single-process pipeline, in one run, against one simulator in its own process.
+"""Sharding on Dask against the single-process pipeline, in one run, fed faster than any of them.
 
   single      ``sk.mist(...)`` in this process: every channel, flatten, 1 s windows counted per site (ops.aggregate)
   cluster-1   the same work sharded (4 shards) on a LocalCluster of 1 worker process, partials merged here
   cluster-2   the same on 2 worker processes
   fan-in      64 shards flushing 4 times a second: the delay from a shard's log_event to its batch in the kernel
 
-It prints records/s (what the shards or the single client received), the CPU each shard spends per message in its
-pipeline and its worker process per message, fan-in latency p50/p99, and this process's RSS over the run. No
-assertions: figures for the README. On a shared 2-core machine the simulator competes with the workers; read the
-figures as relative.
+The source is the flat-out sender (``bench/flat_sender.py``: pre-built frames, ``sendall``, every connection
+saturated), so each contender runs as fast as it can; ``--sender sim`` uses the Mist simulator instead (paced:
+every contender gets what it sends). It prints records/s, CPU per message (this process for the single pipeline;
+each shard's pipeline, and each worker process divided by the messages of its shards), their ratio, fan-in latency
+p50/p99, and this process's RSS over the run. ``--soak MINUTES`` runs one sharded subscription that long and prints
+the kernel's RSS every 30 s. No assertions: figures. On a 2-core machine the sender competes with the workers.
 
-    python bench/cluster_rate.py [--seconds 8] [--sites 64]
+    python bench/cluster_rate.py [--seconds 8] [--sites 64] [--sender flat|sim] [--soak 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,27 @@ from streamkit import ops
 from streamkit.scale import with_origin
 from tests.scale.simproc import SimProcess
 
+sys.path.insert(0, str(Path(__file__).parent))
+from flat_sender import flat_out_sender
+
+
+@dataclass
+class Source:
+    url: str
+    token: str
+    channels: list[str]
+
+
+@contextlib.contextmanager
+def source(kind: str, sites: int) -> Iterator[Source]:
+    """The flat-out sender (a channel per site, all flowing) or the Mist simulator in its own process."""
+    if kind == "flat":
+        with flat_out_sender() as info:
+            yield Source(info["url"], info["token"], [f"/sites/site-{i:04d}/stats/devices" for i in range(sites)])
+    else:
+        with SimProcess(sites=sites, aps=8, switches=0, gateways=0, clients=0, interval=0.1) as sim:
+            yield Source(sim.url, sim.token, list(sim.channels))
+
 
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -39,7 +65,7 @@ def rss_mb() -> float:
     return 0.0
 
 
-def single(sim: SimProcess, seconds: float) -> dict[str, Any]:
+def single(sim: Source, seconds: float) -> dict[str, Any]:
     counted = [0]
     with sk.mist(url=sim.url, token=sim.token) as mist:
         merged = sk.core.Stream.of(reactivex.merge(*(mist.subscribe(c) for c in sim.channels)))
@@ -51,14 +77,14 @@ def single(sim: SimProcess, seconds: float) -> dict[str, Any]:
         )
         sub = frames.subscribe(lambda frame: counted.__setitem__(0, counted[0] + int(frame["n"].sum())))
         time.sleep(1.0)
-        n0, t0 = mist.stats.messages, time.monotonic()
+        n0, t0, cpu0 = mist.stats.messages, time.monotonic(), time.process_time()
         time.sleep(seconds)
-        n1, t1 = mist.stats.messages, time.monotonic()
+        n1, t1, cpu1 = mist.stats.messages, time.monotonic(), time.process_time()
         sub.dispose()
-    return {"rate": (n1 - n0) / (t1 - t0), "cpu_us_per_msg": None}
+    return {"rate": (n1 - n0) / (t1 - t0), "cpu_us_per_msg": 1e6 * (cpu1 - cpu0) / max(n1 - n0, 1)}
 
 
-def sharded(sim: SimProcess, seconds: float, workers: int, shards: int) -> dict[str, Any]:
+def sharded(sim: Source, seconds: float, workers: int, shards: int) -> dict[str, Any]:
     with sk.cluster(workers=workers) as cluster:
         stats = cluster.subscribe(
             sk.mist(url=sim.url, token=sim.token),
@@ -80,12 +106,16 @@ def sharded(sim: SimProcess, seconds: float, workers: int, shards: int) -> dict[
         t1 = time.monotonic()
         rows = [s for s in run.fanin.states if s.messages]
         cpu = statistics.median(1e6 * s.cpu / s.messages for s in rows)
-        proc = statistics.median(1e6 * s.process_cpu / s.messages for s in rows)
+        per_worker: dict[str, tuple[float, int]] = {}  # worker -> (its process CPU, its shards' messages)
+        for s in rows:
+            process, messages = per_worker.get(s.worker, (0.0, 0))
+            per_worker[s.worker] = (max(process, s.process_cpu), messages + s.messages)
+        proc = statistics.median(1e6 * process / messages for process, messages in per_worker.values())
         sub.dispose()
     return {"rate": (n1 - n0) / (t1 - t0), "cpu_us_per_msg": cpu, "worker_cpu_us_per_msg": proc}
 
 
-def fan_in(sim: SimProcess, seconds: float, shards: int) -> dict[str, Any]:
+def fan_in(sim: Source, seconds: float, shards: int) -> dict[str, Any]:
     delays: list[float] = []
     with sk.cluster(workers=2) as cluster:
         stats = cluster.subscribe(
@@ -117,13 +147,44 @@ def fan_in(sim: SimProcess, seconds: float, shards: int) -> dict[str, Any]:
     }
 
 
+def soak(sim: Source, minutes: float) -> None:
+    """One sharded subscription for ``minutes``: the kernel's RSS every 30 s."""
+    with sk.cluster(workers=2) as cluster:
+        stats = cluster.subscribe(
+            sk.mist(url=sim.url, token=sim.token),
+            sim.channels,
+            shards=4,
+            pipe=[ops.flatten(), with_origin("site_id", segment=2)],
+            windows=ops.tumbling(1.0),
+            aggregate={"n": ("mac", "size")},
+            by="site_id",
+        )
+        windows = [0]
+        sub = stats.subscribe(lambda frame: windows.__setitem__(0, windows[0] + 1))
+        start = time.monotonic()
+        samples = []
+        while (elapsed := time.monotonic() - start) < minutes * 60:
+            time.sleep(min(30.0, minutes * 60 - elapsed))
+            samples.append(rss_mb())
+            print(f"  {elapsed / 60:5.1f} min  kernel RSS {samples[-1]:6.0f} MB  windows merged {windows[0]:,}")
+        sub.dispose()
+    first, last = samples[0], samples[-1]
+    print(f"kernel RSS: {first:.0f} MB after 30 s, {last:.0f} MB at the end ({last - first:+.0f} MB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--sites", type=int, default=64)
+    parser.add_argument("--sender", choices=("flat", "sim"), default="flat")
+    parser.add_argument("--soak", type=float, metavar="MINUTES", help="only the RSS soak, this long")
     args = parser.parse_args()
+    if args.soak:
+        with source(args.sender, args.sites) as sim:
+            soak(sim, args.soak)
+        return
     rss = [rss_mb()]
-    with SimProcess(sites=args.sites, aps=8, switches=0, gateways=0, clients=0, interval=0.1) as sim:
+    with source(args.sender, args.sites) as sim:
         results = {"single": single(sim, args.seconds)}
         rss.append(rss_mb())
         results["cluster-1"] = sharded(sim, args.seconds, workers=1, shards=4)
@@ -132,13 +193,14 @@ def main() -> None:
         rss.append(rss_mb())
         latency = fan_in(sim, args.seconds, shards=64)
         rss.append(rss_mb())
-    print(f"{args.sites} sites x 8 APs, 2 payloads per AP every 0.1 s; {args.seconds:g} s per contender")
+    print(f"{args.sites} channels from the {args.sender} sender; {args.seconds:g} s per contender")
+    base = results["single"]["cpu_us_per_msg"]
     for name, r in results.items():
-        extra = ""
-        if r["cpu_us_per_msg"] is not None:
+        extra = f"  CPU {r['cpu_us_per_msg']:.1f} us/msg"
+        if "worker_cpu_us_per_msg" in r:
             extra = (
-                f"  shard pipeline {r['cpu_us_per_msg']:.1f} us/msg, "
-                f"worker process {r['worker_cpu_us_per_msg']:.1f} us/msg"
+                f"  shard pipeline {r['cpu_us_per_msg']:.1f} us/msg ({r['cpu_us_per_msg'] / base:.2f}x single), "
+                f"worker process {r['worker_cpu_us_per_msg']:.1f} us/msg ({r['worker_cpu_us_per_msg'] / base:.2f}x)"
             )
         print(f"  {name:10s} {r['rate']:10,.0f} records/s{extra}")
     print(

@@ -4,8 +4,9 @@ Client benchmarks compare receive loops with each other; if the server sets the 
 frame as it goes: ~35-47k msg/s), every client looks alike. This sender captures real device-stats frames from
 the simulator once, pre-builds them as server WebSocket frames in one block, and then writes that block again
 and again on a thread per connection, so a client gets frames as fast as it can read them. It speaks enough of
-the protocol for ``sk.mist``: the upgrade (any ``Authorization``), ``channel_subscribed`` for the first
-subscribe, pongs for pings, and the close handshake.
+the protocol for ``sk.mist``: the upgrade (any ``Authorization``), ``channel_subscribed`` for every subscribe,
+pongs for pings, and the close handshake. A connection with several channels gets the captured frames with their
+channels taken in turn, so every channel flows.
 
     python bench/flat_sender.py            # serves until interrupted; prints {"url", "token", "channel"}
 
@@ -113,8 +114,18 @@ def handshake(sock: socket.socket) -> bool:
     return True
 
 
-def serve_one(sock: socket.socket, channel: str, block: bytes) -> None:
-    """Upgrade, acknowledge the subscription, then send ``block`` flat out until the client closes."""
+def block_for(channel: str, frames: list[bytes], channels: list[str]) -> bytes:
+    """The captured ``frames`` (of ``channel``) as one block of server frames, their channels taken in turn."""
+    old = json.dumps(channel).encode()
+    return b"".join(
+        server_frame(frame.replace(old, json.dumps(channels[i % len(channels)]).encode(), 1))
+        for i, frame in enumerate(frames)
+    )
+
+
+def serve_one(sock: socket.socket, channel: str, frames: list[bytes]) -> None:
+    """Upgrade, acknowledge subscriptions, then send the frames of the subscribed channels flat out until the
+    client closes."""
     with sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if not handshake(sock):
@@ -122,22 +133,32 @@ def serve_one(sock: socket.socket, channel: str, block: bytes) -> None:
         lock = threading.Lock()
         done = threading.Event()
         subscribed = threading.Event()
+        channels: list[str] = []
+        block = [b""]
 
         def reader() -> None:
+            with contextlib.suppress(OSError):  # the client went away
+                read_loop()
+            done.set()
+            subscribed.set()
+
+        def read_loop() -> None:
             while (frame := read_frame(sock)) is not None:
                 opcode, payload = frame
                 with lock:
-                    if opcode == 0x1 and not subscribed.is_set():
-                        ack = json.dumps({"event": "channel_subscribed", "channel": channel}).encode()
-                        sock.sendall(server_frame(ack))
-                        subscribed.set()
+                    if opcode == 0x1:
+                        asked = json.loads(payload).get("subscribe")
+                        if asked is not None:
+                            ack = json.dumps({"event": "channel_subscribed", "channel": asked}).encode()
+                            sock.sendall(server_frame(ack))
+                            channels.append(asked)
+                            block[0] = block_for(channel, frames, channels)
+                            subscribed.set()
                     elif opcode == 0x9:
                         sock.sendall(server_frame(payload, 0xA))
                     elif opcode == 0x8:
                         sock.sendall(server_frame(payload[:2], 0x8))
                         break
-            done.set()
-            subscribed.set()
 
         threading.Thread(target=reader, daemon=True).start()
         subscribed.wait()
@@ -146,25 +167,25 @@ def serve_one(sock: socket.socket, channel: str, block: bytes) -> None:
                 with lock:
                     if done.is_set():
                         break
-                    sock.sendall(block)
+                    sock.sendall(block[0])
         done.wait(5)
 
 
 def serve(port: int = 0) -> None:
     channel, frames = capture()
-    block = b"".join(server_frame(frame) for frame in frames)
+    size = sum(len(frame) for frame in frames)
     listener = socket.create_server(("127.0.0.1", port))
     info = {
         "url": f"ws://127.0.0.1:{listener.getsockname()[1]}/api-ws/v1/stream",
         "token": TOKEN,
         "channel": channel,
         "frames_per_block": len(frames),
-        "bytes_per_frame": round(len(block) / len(frames)),
+        "bytes_per_frame": round(size / len(frames)),
     }
     print(json.dumps(info), flush=True)
     while True:
         sock, _ = listener.accept()
-        threading.Thread(target=serve_one, args=(sock, channel, block), daemon=True).start()
+        threading.Thread(target=serve_one, args=(sock, channel, frames), daemon=True).start()
 
 
 @contextlib.contextmanager
