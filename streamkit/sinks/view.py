@@ -3,6 +3,9 @@
 Records are queued by the observer and taken in batches at most ``fps`` times a second by a timer on streamkit's
 loop (the kernel's own loop in Jupyter), which is also the only place a widget is touched. The timer and the
 observer hold the view weakly: a view nobody references any more stops and unsubscribes.
+
+A record costs the view one ``list.append`` (the observer is the queue's own ``append``: no lock, no call into the
+view); everything else is done per batch, with the batch's types looked at once.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
 from reactivex import Observable, abc
@@ -43,8 +47,16 @@ def _weak(view: LiveView, method: Callable[[LiveView, Any], None]) -> Callable[.
     return call
 
 
+_RECORDS = frozenset({Message, dict})
+_origin = attrgetter("origin")
+_received = attrgetter("received")
+
+
 def rows_of(batch: list[Any]) -> list[Any]:
-    """A batch of records with any DataFrame (a window's aggregate) spread into its rows."""
+    """A batch of records with any DataFrame (a window's aggregate) spread into its rows (a batch of only
+    records, the usual case, is given back as it is)."""
+    if {*map(type, batch)} <= _RECORDS:
+        return batch
     rows: list[Any] = []
     for item in batch:
         if hasattr(item, "to_dict") and hasattr(item, "columns"):
@@ -136,8 +148,8 @@ class LiveView(ABC):
         self.error: BaseException | None = None
         #: Times (loop clock) at which the view was redrawn; bounded, for tests and the health view.
         self.renders: list[float] = []
-        self._pending: list[Any] = []
-        self._lock = threading.Lock()
+        self._pending: list[Any] = []  # appended to by the observer; only ever emptied in place
+        self._lock = threading.Lock()  # between flushers (the loop's timer, a DataFrame asked for on another thread)
         self._drawn_version = -1
         self._widget: Any = None
         self._arrivals = 0
@@ -149,7 +161,7 @@ class LiveView(ABC):
         self._loop = runtime.get_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._subscription: abc.DisposableBase = source.subscribe(
-            _weak(self, LiveView._on_next), _weak(self, LiveView._on_error), _weak(self, LiveView._on_completed)
+            self._pending.append, _weak(self, LiveView._on_error), _weak(self, LiveView._on_completed)
         )
         runtime.call_soon(self._loop, _weak(self, LiveView._schedule))
         weakref.finalize(self, self._subscription.dispose)
@@ -198,10 +210,6 @@ class LiveView(ABC):
 
     # -- observer (any thread) -----------------------------------------------------------------------------
 
-    def _on_next(self, item: Any) -> None:
-        with self._lock:
-            self._pending.append(item)
-
     def _on_error(self, error: Any) -> None:
         self.error = error
         runtime.call_soon(self._loop, _weak(self, LiveView._finish))
@@ -213,15 +221,28 @@ class LiveView(ABC):
     # -- loop thread ---------------------------------------------------------------------------------------
 
     def _flush(self) -> None:
-        """Move queued records into the state (from any thread; the lock keeps the queue whole)."""
+        """Move queued records into the state (from any thread).
+
+        The queue is the observer's own list, so it is emptied in place: what is there is copied, then exactly
+        that many items are deleted from its front (records appended meanwhile stay for the next flush).
+        """
         with self._lock:
-            batch, self._pending = self._pending, []
-            if batch:
-                self._arrivals += len(batch)
-                self._note(batch)
-                self._ingest(batch)
+            pending = self._pending
+            if not pending:
+                return
+            batch = pending[:]
+            del pending[: len(batch)]
+            self._arrivals += len(batch)
+            self._note(batch)
+            self._ingest(batch)
 
     def _note(self, batch: list[Any]) -> None:
+        if {*map(type, batch)} == {Message}:  # the usual batch: one pass in C for origins, one for the span
+            self._origins.update(map(_origin, batch))
+            first, last = min(map(_received, batch)), max(map(_received, batch))
+            self._first_at = first if self._first_at is None else min(self._first_at, first)
+            self._last_at = last if self._last_at is None else max(self._last_at, last)
+            return
         self._origins.update(item.origin for item in batch if isinstance(item, Message))
         for item in batch:  # items without a time (a plain dict, a count window) leave the span as it is
             span = span_of(item)
