@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .errors import (
     AuthenticationError,
+    CollectInterrupted,
     CollectTimeout,
     ConnectionLost,
     ProtocolError,
@@ -76,6 +77,7 @@ _SUBMODULES = (
 )
 _EAGER = (
     "AuthenticationError",
+    "CollectInterrupted",
     "CollectTimeout",
     "ConnectionLost",
     "ProtocolError",
@@ -87,6 +89,7 @@ _EAGER = (
 
 __all__ = [
     "AuthenticationError",
+    "CollectInterrupted",
     "CollectTimeout",
     "ConnectionLost",
     "ConnectionState",

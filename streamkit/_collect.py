@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from reactivex import Observable
 
 from . import runtime
-from .errors import CollectTimeout
+from .errors import CollectInterrupted, CollectTimeout
 
 __all__ = ["acollect", "collect"]
 
@@ -21,14 +22,22 @@ async def acollect(source: Observable[T], *, count: int | None = None, timeout: 
     Raises :class:`~streamkit.errors.CollectTimeout` (a ``TimeoutError``) when ``count`` items do not arrive
     in time (the ones that did are on its ``records`` attribute), and whatever error ends the stream
     (e.g. ``AuthenticationError``).
+
+    >>> import asyncio, reactivex
+    >>> asyncio.run(acollect(reactivex.of(1, 2, 3), count=2))
+    [1, 2]
     """
+    return await _gather(source, count, timeout, [])
+
+
+async def _gather(source: Observable[T], count: int | None, timeout: float | None, items: list[T]) -> list[T]:
+    """:func:`acollect` into ``items``, which the caller keeps when it is interrupted."""
     if count is None and timeout is None:
         raise ValueError("give count=, timeout= or both: a live stream never ends on its own")
     if count is not None and count < 1:
         raise ValueError(f"count must be at least 1, not {count}")
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    items: list[T] = []
 
     def finish(error: BaseException | None = None) -> None:
         if not done.done():
@@ -69,6 +78,10 @@ def collect(source: Observable[Any], *, count: int | None = None, timeout: float
 
     Works in a script and inside a notebook cell (there it lets the kernel's loop run while it waits).
 
+    Ctrl-C (a notebook's interrupt) stops it with :class:`~streamkit.errors.CollectInterrupted`, a
+    ``KeyboardInterrupt`` that holds the records collected so far on ``records`` (in a notebook:
+    ``sys.last_value.records``) and whose traceback ends here, not in the event loop's machinery.
+
     A finite Observable returns when it completes; a live subscription once ``count`` records arrived:
 
     >>> import reactivex, streamkit as sk
@@ -84,4 +97,37 @@ def collect(source: Observable[Any], *, count: int | None = None, timeout: float
     >>> mist.close()
     >>> sim.stop()
     """
-    return runtime.run(acollect(source, count=count, timeout=timeout))
+    if count is None and timeout is None:
+        raise ValueError("give count=, timeout= or both: a live stream never ends on its own")
+    items: list[Any] = []
+    try:
+        return _wait(_gather(source, count, timeout, items))
+    except KeyboardInterrupt:
+        pass  # leave the except block: the interrupt's own traceback (the loop's internals) is not the user's
+    raise CollectInterrupted(
+        f"interrupted after collecting {len(items):,} record(s); they are on this exception's .records "
+        "(in a notebook: sys.last_value.records)",
+        records=list(items),
+    ) from None
+
+
+def _wait(coro: Coroutine[Any, Any, list[Any]]) -> list[Any]:
+    """Run ``coro`` to its end as :func:`streamkit.runtime.run` does; on Ctrl-C cancel it (which unsubscribes)
+    before the interrupt goes on."""
+    loop = runtime.get_loop()
+    if not runtime.in_loop_thread(loop):
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            future.cancel()
+            raise
+    import nest_asyncio  # a notebook cell: wait inside the running kernel loop
+
+    nest_asyncio.apply(loop)
+    task = loop.create_task(coro)
+    try:
+        return loop.run_until_complete(task)
+    except KeyboardInterrupt:
+        task.cancel()
+        raise

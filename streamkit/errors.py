@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "CollectInterrupted",
     "CollectTimeout",
     "ConnectionLost",
     "ProtocolError",
@@ -54,6 +55,18 @@ class ConnectionLost(StreamkitError):
 
 class CollectTimeout(StreamkitError, TimeoutError):
     """:func:`streamkit.collect` did not get ``count`` records in time; ``records`` holds the ones that came."""
+
+    def __init__(self, message: str, *, records: list[object]) -> None:
+        super().__init__(message)
+        self.records = records
+
+
+class CollectInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or a notebook's interrupt) stopped :func:`streamkit.collect`; ``records`` holds what it collected.
+
+    A ``KeyboardInterrupt``, so a script still stops on Ctrl-C; catch it to keep the records. In a notebook,
+    the records of the last interrupted cell are ``sys.last_value.records``.
+    """
 
     def __init__(self, message: str, *, records: list[object]) -> None:
         super().__init__(message)
