@@ -11,7 +11,7 @@ from reactivex import Observable
 
 from ..notebook.display import show_html
 from .state import TableState
-from .view import LiveView, rows_of
+from .view import LiveView, span_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,8 +99,26 @@ class LiveFrame(LiveView):
         self.df.to_csv(path, index=False, **kwargs)
         return Path(path)
 
+    def _taker(self) -> Callable[[Any], None]:
+        # each record becomes its held row as it arrives; window aggregates also give their span (see _note)
+        self._frames: list[Any] = []
+        return self.state.taker(self._pending.append, frames=self._frames.append)
+
     def _ingest(self, batch: list[Any]) -> None:
-        self.state.add(rows_of(batch))
+        self.state.add_items(batch)
+
+    def _note(self, batch: list[Any]) -> None:
+        origins, first, last = self.state.seen(batch)
+        self._origins.update(origins)
+        spans = [(first, last)] if first is not None and last is not None else []
+        frames = self._frames
+        if frames:  # emptied in place, as the queue is (the observer holds this list)
+            taken = frames[:]
+            del frames[: len(taken)]
+            spans.extend(span for span in map(span_of, taken) if span is not None)
+        for low, high in spans:
+            self._first_at = low if self._first_at is None else min(self._first_at, low)
+            self._last_at = high if self._last_at is None else max(self._last_at, high)
 
     def _version(self) -> int:
         self.state.evict()  # age bounds move with the clock even when nothing arrives

@@ -1,16 +1,20 @@
 """Bounded table state behind LiveFrame: pure (no I/O, no widgets, pandas only when a DataFrame is asked for).
 
-Rows are added in batches with no per-message pandas work, and held cheaply: each row is one tuple of its values
-(with its arrival time and its :class:`Schema`, the column names that rows of the same shape share), so that
-neither the field names nor a dict per row is kept. A list of plain values is held as a tuple, any other container
-(a list of dicts, a dict) as its pickle, each restored on the way out, so that a held row is nothing the garbage
-collector walks: 100k rows cost a full collection nothing. :meth:`TableState.frame` builds the DataFrame in one go,
-the same one ``pd.DataFrame(rows)`` gives.
-Append mode keeps the newest rows; keyed mode keeps the latest row per key.
+Rows are held cheaply: each row is one tuple, ``(arrival, shape, origin, received, *values)``, where the shape
+(the field names, shared by every row with the same fields) is one tuple held once, so that neither the field
+names nor a dict per row is kept. A container among the values (a list, a dict) is held as its ``marshal`` bytes
+(else its pickle) and restored on the way out, so that a held row holds nothing the garbage collector walks: it
+lets go of the row at its first collection, and 100k held rows cost later collections nothing.
+
+A live table turns each record into its row as it arrives (:meth:`TableState.taker`: the record itself is then
+free at once) and takes the rows in batches (:meth:`TableState.add_items`); :meth:`TableState.add` does both for a
+batch of records. :meth:`TableState.frame` builds the DataFrame in one go, the one ``pd.DataFrame(rows)`` gives
+for the same rows as dicts. Append mode keeps the newest rows; keyed mode keeps the latest row per key.
 """
 
 from __future__ import annotations
 
+import marshal
 import pickle
 import re
 import time
@@ -20,26 +24,32 @@ from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from ..core import Message
+
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Schema", "TableState", "parse_age"]
+__all__ = ["TableState", "parse_age"]
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "sec": 1, None: 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _NAN = (float("nan"),)
-#: Schemas kept before the ones no held row uses are forgotten (fields named by data, such as a dict keyed by
-#: client MAC, give a new schema per row).
-_SCHEMAS = 1024
-
-#: One held row: ``(arrival, schema number, *values)`` (a number, not the Schema: an entry holds nothing that the
-#: garbage collector tracks).
-Entry: TypeAlias = tuple[Any, ...]
-_schema_of = itemgetter(1)
-#: How a schema's tracked values are held: positions of lists held as tuples, positions of pickled values.
-Held: TypeAlias = tuple[tuple[int, ...], tuple[int, ...]]
-_NONE_HELD: Held = ((), ())
+#: Shapes (and merge plans) remembered before the memory is cleared: fields named by data (a dict keyed by client
+#: MAC, flattened) give a new shape per row. Forgetting costs nothing but sharing: each row holds its own shape.
+_SHAPES = 4096
 _HAVE_GC = 1 << 14  # Py_TPFLAGS_HAVE_GC: instances may hold references the garbage collector walks
+
+#: A held row: ``(arrival, shape, origin, received, *values)``; ``origin``/``received`` are a Message's, else None.
+Entry: TypeAlias = tuple[Any, ...]
+#: A row's shape: ``(field names, (positions of values held marshalled, positions of values held pickled))``.
+Shape: TypeAlias = tuple[tuple[Any, ...], tuple[tuple[int, ...], tuple[int, ...]]]
+#: What a live table's observer gives :meth:`TableState.add_items`: an entry, or ``(key, entry)`` in keyed mode.
+Item: TypeAlias = Any
+VALUES = 4  # where an entry's values start
+_PLAIN: Shape = ((), ((), ()))
+_shape_of = itemgetter(1)
+_origin_of = itemgetter(2)
+_received_of = itemgetter(3)
 
 
 def parse_age(age: float | str | None) -> float | None:
@@ -67,42 +77,18 @@ def _picker(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]
     return itemgetter(*positions)
 
 
-class Schema:
-    """The field names of rows of one shape, in the rows' own order, shared by every row of that shape.
-
-    ``held`` says how values the garbage collector would track are held: ``(lists, pickles)``, the positions of
-    lists held as tuples (a tuple of plain values is not tracked; a list always is) and of values held pickled.
-    """
-
-    __slots__ = ("held", "index", "keys", "number")
-
-    def __init__(self, number: int, keys: tuple[Hashable, ...], held: Held = ((), ())) -> None:
-        #: What entries hold to name their schema.
-        self.number = number
-        self.keys = keys
-        self.held = held
-        self.index = {k: i for i, k in enumerate(keys)}
-
-    def __repr__(self) -> str:
-        lists, pickles = self.held
-        return f"Schema({len(self.keys)} fields, lists at {lists}, pickled at {pickles})"
-
-    def values(self, entry: Entry) -> tuple[Any, ...]:
-        """The row's values as they came (lists as lists, pickled values unpickled)."""
-        values = entry[2:]
-        if self.held == _NONE_HELD:
-            return values
-        lists, pickles = self.held
-        restored = list(values)
-        for i in lists:
-            restored[i] = list(restored[i])
-        for i in pickles:
-            restored[i] = pickle.loads(restored[i])
-        return tuple(restored)
-
-    def row(self, entry: Entry) -> dict[Hashable, Any]:
-        """The row as a dict."""
-        return dict(zip(self.keys, self.values(entry), strict=True))
+def values_of(entry: Entry) -> tuple[Any, ...]:
+    """A held row's values as they came (containers as they were)."""
+    values = entry[VALUES:]
+    marshalled, pickles = entry[1][1]
+    if not marshalled and not pickles:
+        return values
+    restored = list(values)
+    for i in marshalled:
+        restored[i] = marshal.loads(restored[i])
+    for i in pickles:
+        restored[i] = pickle.loads(restored[i])
+    return tuple(restored)
 
 
 class TableState:
@@ -166,13 +152,13 @@ class TableState:
         # append mode: a deque that drops its oldest entries itself (in C) beyond max_rows
         self._rows: deque[Entry] = deque(maxlen=max_rows if key is None else None)
         self._keyed: OrderedDict[Hashable, Entry] = OrderedDict()
-        self._schemas: dict[tuple[Hashable, ...], int] = {}  # field names -> their schema's number (no lists)
-        self._with_held: dict[tuple[tuple[Hashable, ...], Held], int] = {}
-        self._by_number: dict[int, Schema] = {}
-        #: Types whose values hold no references (seen so far): a row of only these is held as it is.
+        # field names -> (the shape of rows with no containers, positions where the first such row had containers)
+        self._shapes: dict[tuple[Any, ...], tuple[Shape, tuple[int, ...]]] = {}
+        self._held_shapes: dict[Shape, Shape] = {}  # shapes with containers, by themselves (one object each)
+        # (id of the old shape, id of the new) -> (picker, merged shape, old shape, new shape: kept, so ids stay)
+        self._merges: dict[tuple[int, int], tuple[Callable[[tuple[Any, ...]], tuple[Any, ...]], Shape, Any, Any]] = {}
+        #: Types whose values hold no references (seen so far).
         self._plain: set[type] = {str, int, float, bool, type(None)}
-        self._merges: dict[tuple[int, int], tuple[Callable[[tuple[Any, ...]], tuple[Any, ...]], int]] = {}
-        self._schema_limit = _SCHEMAS
         #: Bumped on every change, so a view can tell whether it has anything new to show.
         self.version = 0
         self.received = 0
@@ -191,100 +177,130 @@ class TableState:
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Take a batch of rows (a window result DataFrame is given as its records)."""
-        now = self._clock()
-        if self._key is not None and not isinstance(rows, list):
-            rows = list(rows)  # walked twice: for the entries, then for the keys
-        entries = self._entries(rows, now)
-        if not entries:
-            self.evict(now)
-            return
-        self.received += len(entries)
-        self.version += 1
-        if self._key is None:
-            store = self._rows
-            before = len(store)
-            store.extend(entries)
-            dropped = before + len(entries) - len(store)  # what maxlen pushed out
-            if dropped:
-                self.evicted += dropped
-        else:
-            self._upsert(rows, entries)  # type: ignore[arg-type]
-        self.evict(now)
-        if len(self._by_number) > self._schema_limit:
-            self._forget_schemas()
-
-    def _entries(self, rows: Iterable[Mapping[str, Any]], now: float) -> list[Entry]:
-        """Each row as ``(now, schema, *values)``; this is the per-row cost of a sink, so it stays in C where it
-        can: one tuple of the keys to find the schema, one tuple of the values, one scan for tracked values."""
-        schemas, plain = self._schemas, self._plain
-        out: list[Entry] = []
-        append = out.append
+        items: list[Item] = []
+        take = self.taker(items.append)
         for row in rows:
-            keys = tuple(row)
-            schema = schemas.get(keys)
-            if schema is None:
-                schema = self._schema(keys)
-            entry = (now, schema, *row.values())
-            if not {*map(type, entry)} <= plain:
-                entry = self._freeze(entry)
-            append(entry)
-        return out
+            take(row)
+        self.add_items(items)
 
-    def _freeze(self, entry: Entry) -> Entry:
-        """The entry with nothing the garbage collector would walk: lists of plain values held as tuples, other
-        containers pickled (what cannot be pickled stays as it is), under the schema that says where.
+    def taker(
+        self, put: Callable[[Item], None], *, frames: Callable[[Any], None] | None = None
+    ) -> Callable[[Any], None]:
+        """A function that turns each record (a dict, a Message, a DataFrame of rows) into its held row at once and
+        gives it to ``put``, for :meth:`add_items` to take later: a live table's observer. A DataFrame (a window's
+        aggregate) is also given to ``frames`` before its rows are taken.
 
-        A tuple is left untracked by the collector only when nothing in it can hold references: a dict in a row,
-        even an empty one, would keep the whole row tracked.
+        Its cost is a sink's cost per record, so it stays in C where it can: a tuple of the field names to find
+        the shape, one tuple of the values. Fields where the first row of a shape held a container are looked at
+        in every row of that shape (others are not: a container elsewhere is held as it is, which is correct, only
+        not free for the garbage collector).
         """
-        values = list(entry[2:])
-        lists: list[int] = []
-        pickles: list[int] = []
+        clock, key_of, shapes, new_shape, hold = self._clock, self._key, self._shapes, self._new_shape, self._hold
+
+        def take(record: Any) -> None:
+            kind = type(record)
+            if kind is Message:
+                keys = tuple(record)
+                known = shapes.get(keys) or new_shape(keys, record)
+                entry = (clock(), known[0], record.origin, record.received, *record.values())
+            elif kind is dict or isinstance(record, Mapping):
+                keys = tuple(record)
+                known = shapes.get(keys) or new_shape(keys, record)
+                entry = (clock(), known[0], None, None, *record.values())
+            elif hasattr(record, "to_dict") and hasattr(record, "columns"):  # a window's aggregate: its rows
+                if frames is not None:
+                    frames(record)
+                for row in record.to_dict("records"):
+                    take(row)
+                return
+            else:
+                raise TypeError(f"a live table takes dicts (records) or DataFrames, not {kind.__name__}")
+            if known[1]:
+                entry = hold(entry, known[1])
+            put(entry if key_of is None else (key_of(record), entry))
+
+        return take
+
+    def _new_shape(self, keys: tuple[Any, ...], row: Mapping[str, Any]) -> tuple[Shape, tuple[int, ...]]:
+        """The shape of rows with these fields, and where this first one holds containers."""
+        if len(self._shapes) >= _SHAPES:
+            self._shapes.clear()  # what rows hold stays valid: a shape is in each row
         plain = self._plain
-        for i, value in enumerate(values):
+        containers = []
+        for i, value in enumerate(row.values()):
             kind = type(value)
             if kind in plain:
                 continue
             if not kind.__flags__ & _HAVE_GC:  # holds no references (a datetime ...): plain from now on
                 plain.add(kind)
                 continue
-            if (kind is list or kind is tuple) and {*map(type, value)} <= plain:
-                if kind is list:
-                    values[i] = tuple(value)
-                    lists.append(i)
+            containers.append(i)
+        known = self._shapes[keys] = ((keys, ((), ())), tuple(containers))
+        return known
+
+    def _hold(self, entry: Entry, positions: tuple[int, ...]) -> Entry:
+        """The entry with its containers at ``positions`` held as bytes, so that the garbage collector lets go of
+        the row at its first collection: ``marshal`` (builtin values, exactly), else pickle, else as it is.
+
+        Bytes, not tuples: a tuple is let go only when nothing in it can hold references (a dict, even an empty
+        one, cannot be let go), and only after what it holds was let go first, which takes the collector an extra
+        pass for a tuple in a tuple.
+        """
+        plain = self._plain
+        values = list(entry)
+        marshalled: list[int] = []
+        pickles: list[int] = []
+        for i in positions:
+            value = values[VALUES + i]
+            if type(value) in plain:
                 continue
             try:
-                values[i] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+                values[VALUES + i] = marshal.dumps(value)
+                marshalled.append(i)
+                continue
+            except ValueError:  # something marshal does not write (a datetime, a subclass ...)
+                pass
+            try:
+                values[VALUES + i] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception:  # not picklable: held as it is (the collector walks it, nothing worse)
                 continue
             pickles.append(i)
-        number = self._schema(self._by_number[entry[1]].keys, (tuple(lists), tuple(pickles)))
-        return (entry[0], number, *values)
+        if marshalled or pickles:
+            values[1] = self._held_shape((entry[1][0], (tuple(marshalled), tuple(pickles))))
+        return tuple(values)
 
-    def _schema(self, keys: tuple[Hashable, ...], held: Held = _NONE_HELD) -> int:
-        """The number of the schema of these fields (whose tracked values are held as ``held`` says)."""
-        plain = held == _NONE_HELD
-        known = self._schemas.get(keys) if plain else self._with_held.get((keys, held))
-        if known is not None:
-            return known
-        number = len(self._by_number)
-        while number in self._by_number:
-            number += 1
-        self._by_number[number] = Schema(number, keys, held)
-        if plain:
-            self._schemas[keys] = number
-        else:
-            self._with_held[keys, held] = number
-        return number
+    def _held_shape(self, shape: Shape) -> Shape:
+        """One object for each shape with containers (rows share it)."""
+        known = self._held_shapes.get(shape)
+        if known is None:
+            if len(self._held_shapes) >= _SHAPES:
+                self._held_shapes.clear()
+            known = self._held_shapes[shape] = shape
+        return known
 
-    def _upsert(self, rows: list[Mapping[str, Any]], entries: list[Entry]) -> None:
-        keyed, key_of, changed, merge = self._keyed, self._key, self.changed_keys, self.merge
-        assert key_of is not None
-        for row, entry in zip(rows, entries, strict=True):
-            k = key_of(row)
+    def add_items(self, items: list[Item]) -> None:
+        """Take what :meth:`taker` made (in one go, under the caller's lock if several threads flush)."""
+        now = self._clock()
+        if items:
+            self.received += len(items)
+            self.version += 1
+            if self._key is None:
+                store = self._rows
+                before = len(store)
+                store.extend(items)
+                dropped = before + len(items) - len(store)  # what maxlen pushed out
+                if dropped:
+                    self.evicted += dropped
+            else:
+                self._upsert(items)
+        self.evict(now)
+
+    def _upsert(self, items: list[tuple[Hashable, Entry]]) -> None:
+        keyed, changed, merge = self._keyed, self.changed_keys, self.merge
+        for k, entry in items:
             if merge:
                 old = keyed.get(k)
-                if old is not None and old[1] != entry[1]:
+                if old is not None and old[1] is not entry[1]:
                     entry = self._merged(old, entry)
             keyed[k] = entry
             keyed.move_to_end(k)
@@ -292,34 +308,35 @@ class TableState:
 
     def _merged(self, old: Entry, new: Entry) -> Entry:
         """``{**old_row, **new_row}`` as an entry: the old row's fields in their order, then the new row's new ones;
-        each field's newest value. The way to build it is worked out once per pair of schemas."""
-        plan = self._merges.get((old[1], new[1]))
-        if plan is None:
-            plan = self._merges[old[1], new[1]] = self._merge_plan(old[1], new[1])
-        pick, schema = plan
-        return (new[0], schema, *pick(old[2:] + new[2:]))
+        each field's newest value. The way to build it is worked out once per pair of shapes."""
+        plan = self._merges.get((id(old[1]), id(new[1])))
+        if plan is None or plan[2] is not old[1] or plan[3] is not new[1]:
+            if len(self._merges) >= _SHAPES:
+                self._merges.clear()
+            plan = self._merges[id(old[1]), id(new[1])] = (*self._merge_plan(old[1], new[1]), old[1], new[1])
+        pick, shape = plan[0], plan[1]
+        return (new[0], shape, new[2], new[3], *pick(old[VALUES:] + new[VALUES:]))
 
-    def _merge_plan(self, old_number: int, new_number: int) -> tuple[Callable[[tuple[Any, ...]], tuple[Any, ...]], int]:
-        old, new = self._by_number[old_number], self._by_number[new_number]
-        keys = old.keys + tuple(k for k in new.keys if k not in old.index)
-        width = len(old.keys)
-        positions = [width + new.index[k] if k in new.index else old.index[k] for k in keys]
-        lists = {*old.held[0], *(width + i for i in new.held[0])}
-        pickles = {*old.held[1], *(width + i for i in new.held[1])}
+    def _merge_plan(self, old: Shape, new: Shape) -> tuple[Callable[[tuple[Any, ...]], tuple[Any, ...]], Shape]:
+        old_keys, new_keys = old[0], new[0]
+        old_index = {k: i for i, k in enumerate(old_keys)}
+        new_index = {k: i for i, k in enumerate(new_keys)}
+        keys = old_keys + tuple(k for k in new_keys if k not in old_index)
+        width = len(old_keys)
+        positions = [width + new_index[k] if k in new_index else old_index[k] for k in keys]
+        marshalled = {*old[1][0], *(width + i for i in new[1][0])}
+        pickles = {*old[1][1], *(width + i for i in new[1][1])}
         held = (
-            tuple(i for i, p in enumerate(positions) if p in lists),
+            tuple(i for i, p in enumerate(positions) if p in marshalled),
             tuple(i for i, p in enumerate(positions) if p in pickles),
         )
-        return _picker(positions), self._schema(keys, held)
-
-    def _forget_schemas(self) -> None:
-        """Drop the schemas (and merge plans) no held row uses any more."""
-        held = set(map(_schema_of, self._entries_held()))
-        self._by_number = {n: s for n, s in self._by_number.items() if n in held}
-        self._schemas = {keys: n for keys, n in self._schemas.items() if n in held}
-        self._with_held = {keys: n for keys, n in self._with_held.items() if n in held}
-        self._merges.clear()
-        self._schema_limit = max(_SCHEMAS, 2 * len(held))
+        shape: Shape = (keys, held)
+        if held[0] or held[1]:
+            shape = self._held_shape(shape)
+        else:
+            known = self._shapes.get(keys)
+            shape = known[0] if known is not None else shape
+        return _picker(positions), shape
 
     # -- bounds ----------------------------------------------------------------------------------------------
 
@@ -349,7 +366,8 @@ class TableState:
 
     # -- reading -----------------------------------------------------------------------------------------------
 
-    def _entries_held(self, newest: int | None = None) -> list[Entry]:
+    def entries(self, newest: int | None = None) -> list[Entry]:
+        """The held rows as they are held, oldest first (or only the ``newest`` n)."""
         store: Iterable[Entry] = self._keyed.values() if self._key is not None else self._rows
         if newest is None:
             return list(store)
@@ -360,10 +378,9 @@ class TableState:
         rows = self._rows
         return [rows[i] for i in range(max(0, len(rows) - newest), len(rows))]
 
-    def rows(self, newest: int | None = None) -> list[dict[Hashable, Any]]:
+    def rows(self, newest: int | None = None) -> list[dict[str, Any]]:
         """The rows as dicts, oldest first (or only the ``newest`` n)."""
-        by_number = self._by_number
-        return [by_number[entry[1]].row(entry) for entry in self._entries_held(newest)]
+        return [dict(zip(entry[1][0], values_of(entry), strict=True)) for entry in self.entries(newest)]
 
     def frame(self, newest: int | None = None) -> pd.DataFrame:
         """The rows as a DataFrame in one go; its columns are every field of those rows, in order of first
@@ -373,24 +390,32 @@ class TableState:
         """
         import pandas as pd
 
-        entries = self._entries_held(newest)
+        entries = self.entries(newest)
         if not entries:
             return pd.DataFrame([])
-        # the schemas, distinct, in order of first appearance
-        schemas = [self._by_number[n] for n in dict.fromkeys(map(_schema_of, entries))]
-        columns = tuple(dict.fromkeys(chain.from_iterable(s.keys for s in schemas)))
-        width = len(columns)
-        shape: dict[int, Callable[[Entry], tuple[Any, ...]] | None] = {}
-        for s in schemas:
-            if s.keys == columns and s.held == _NONE_HELD:
-                shape[s.number] = None  # the row is already full width, in column order
-            elif s.keys == columns:
-                shape[s.number] = s.values
+        shapes = {id(shape): shape for shape in map(_shape_of, entries)}  # distinct, in order of first appearance
+        columns = tuple(dict.fromkeys(chain.from_iterable(shape[0] for shape in shapes.values())))
+        how: dict[int, Callable[[Entry], tuple[Any, ...]] | None] = {}
+        for number, (keys, (marshalled, pickles)) in shapes.items():
+            if keys == columns:
+                how[number] = None if not marshalled and not pickles else values_of
             else:
-                missing = len(s.keys)  # the NaN appended after the values
-                pick = _picker([s.index.get(c, missing) for c in columns])
-                shape[s.number] = lambda entry, s=s, pick=pick: pick(s.values(entry) + _NAN)  # type: ignore[misc]
-        table = [entry[2:] if (how := shape[entry[1]]) is None else how(entry) for entry in entries]
-        if width == 0:
+                index = {k: i for i, k in enumerate(keys)}
+                pick = _picker([index.get(c, len(keys)) for c in columns])  # past the values: the NaN
+                how[number] = lambda entry, pick=pick: pick(values_of(entry) + _NAN)  # type: ignore[misc]
+        table = [entry[VALUES:] if (shape := how[id(entry[1])]) is None else shape(entry) for entry in entries]
+        if not columns:
             return pd.DataFrame([{}] * len(table))
         return pd.DataFrame(table, columns=list(columns))
+
+    def seen(self, items: list[Item]) -> tuple[set[Hashable], float | None, float | None]:
+        """Of items :meth:`taker` made: the origins of their Messages, and the first and last arrival among them."""
+        entries = items if self._key is None else [entry for _, entry in items]
+        origins = set(map(_origin_of, entries))
+        origins.discard(None)
+        received = list(map(_received_of, entries))
+        if None in received:
+            received = [r for r in received if r is not None]
+        if not received:
+            return origins, None, None
+        return origins, min(received), max(received)

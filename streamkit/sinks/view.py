@@ -161,7 +161,7 @@ class LiveView(ABC):
         self._loop = runtime.get_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._subscription: abc.DisposableBase = source.subscribe(
-            self._pending.append, _weak(self, LiveView._on_error), _weak(self, LiveView._on_completed)
+            self._taker(), _weak(self, LiveView._on_error), _weak(self, LiveView._on_completed)
         )
         runtime.call_soon(self._loop, _weak(self, LiveView._schedule))
         weakref.finalize(self, self._subscription.dispose)
@@ -283,6 +283,12 @@ class LiveView(ABC):
         self._render()
 
     # -- what subclasses provide ---------------------------------------------------------------------------
+
+    def _taker(self) -> Callable[[Any], None]:
+        """The observer's ``on_next``: it must not hold the view (only what the view holds), and it ends by
+        appending to ``self._pending``. By default the queue's own ``append``; a subclass may turn each record
+        into what it keeps as it arrives, so the record itself is free at once."""
+        return self._pending.append
 
     @abstractmethod
     def _ingest(self, batch: list[Any]) -> None: ...

@@ -197,16 +197,19 @@ def test_held_rows_of_json_values_are_not_tracked_by_the_garbage_collector():
     state.add(mist_rows(200))
     keyed = TableState(key="mac", max_rows=1000)
     keyed.add(mist_rows(200))
-    gc.collect()
-    gc.collect()  # a tuple is let go at the first collection that finds its items let go: a row's list, then the row
-    held = list(state._rows) + list(keyed._keyed.values())
+    for _ in range(4):  # a tuple is let go at a collection that finds its items let go: the shapes, then the rows
+        gc.collect()
+    held = state.entries() + keyed.entries()
     assert held and not any(gc.is_tracked(entry) for entry in held)
     assert any("ip_stat.dns" in row for row in state.rows())  # rows that held lists are among them
+    state.add(mist_rows(50))  # rows of shapes already let go are let go at their first collection
+    gc.collect(0)
+    assert not any(gc.is_tracked(entry) for entry in state.entries(newest=50))
 
 
 def test_many_shapes_do_not_pile_up():
     state = TableState(max_rows=10)
     for i in range(5000):
         state.add([{f"client_{i}": i}])  # a new field name, so a new schema, each time
-    assert len(state._by_number) <= 2048
+    assert len(state._shapes) <= 4096
     assert state.rows() == [{f"client_{i}": i} for i in range(4990, 5000)]
