@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import io
 import json
 import os
 import re
+import shlex
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -164,7 +168,7 @@ def test_record_replay_report_from_the_shell(mist_sim, tmp_path):
     reported = run("report", str(recording), "-o", str(page))
     assert reported.returncode == 0, reported.stderr
     html = page.read_text()
-    assert channel in html and "Records per minute" in html and mist_sim.token not in html
+    assert channel in html and "Records per second" in html and mist_sim.token not in html
 
 
 def test_replay_and_report_refuse_what_is_not_theirs(tmp_path):
@@ -226,3 +230,146 @@ def test_list_shows_what_to_subscribe_to_and_the_command_to_try():
             timeout=60,
         )
         assert refused.returncode == 3 and "wrong" not in refused.stderr
+
+
+# -- a CLI that says what it is doing ------------------------------------------------------------------------
+
+
+def test_the_simulator_banner_prints_commands_that_work_when_pasted():
+    with subprocess.Popen(
+        [*STREAMKIT, "sim", "mist", "--sites", "1", "--interval", "0.05"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        try:
+            banner = []
+            while not banner or banner[-1] != "Ctrl-C stops it.":
+                banner.append(proc.stdout.readline().strip())
+            exports = [line for line in banner if line.startswith("export ")]
+            commands = [shlex.split(line) for line in banner if line.startswith("streamkit ")]
+            assert len(exports) == 1 and [c[:2] for c in commands] == [["streamkit", "list"], ["streamkit", "tail"]]
+            name, _, token = exports[0].removeprefix("export ").partition("=")
+            assert name == "MIST_API_TOKEN" and all("--url" in c for c in commands)
+            sites = run(*commands[0][1:], env={name: token})
+            assert sites.returncode == 0 and "1 sites" in sites.stdout, sites.stderr
+            tail = run(*commands[1][1:], "--count", "3", env={name: token})
+            assert tail.returncode == 0, tail.stderr
+            assert len(tail.stdout.splitlines()) == 3 and "connected to ws://127.0.0.1:" in tail.stderr
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_tail_says_where_it_connects_and_gives_up_after_max_attempts():
+    url = f"ws://127.0.0.1:{free_port()}/api-ws/v1/stream"
+    started = time.monotonic()
+    result = run("tail", "/sites/x/stats/devices", "--url", url, "--max-attempts", "2", env={"MIST_API_TOKEN": "t"})
+    assert result.returncode == 1 and time.monotonic() - started < 30
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"streamkit: connecting to {url} (attempt 1 of 2)"
+    assert lines[1].startswith("streamkit: attempt 1 of 2 failed: ") and "retrying in" in lines[1]
+    assert lines[2] == f"streamkit: connecting to {url} (attempt 2 of 2)"
+    assert lines[-1].startswith(f"streamkit: gave up on {url} after 2 attempts: ")
+    assert result.stdout == ""
+
+
+def test_tail_refuses_unknown_columns_with_the_fields_that_exist(mist_sim):
+    channel = mist_sim.channel("device_stats")
+    env = {"MIST_API_TOKEN": mist_sim.token}
+    result = run("tail", channel, "--url", mist_sim.url, "--columns", "nmae,cpu_util", "--count", "50", env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    message = result.stderr.splitlines()[-1]
+    assert message.startswith("streamkit: --columns: no field 'nmae' in the records so far; they have: name, ")
+    assert "_partition" not in message and re.search(r"and \d+ more$", message)  # the closest 20, then a count
+
+
+def test_tail_piped_honours_columns_and_hides_internal_fields(mist_sim):
+    channel = mist_sim.channel("device_stats")
+    env = {"MIST_API_TOKEN": mist_sim.token}
+    chosen = run("tail", channel, "--url", mist_sim.url, "--columns", "name,cpu_util", "--count", "30", env=env)
+    assert chosen.returncode == 0, chosen.stderr
+    rows = [json.loads(line) for line in chosen.stdout.splitlines()]
+    assert rows and all(row and set(row) <= {"name", "cpu_util"} for row in rows)
+    assert any(set(row) == {"name", "cpu_util"} for row in rows)
+    plain = run("tail", channel, "--url", mist_sim.url, "--count", "20", env=env)
+    fields = {k for line in plain.stdout.splitlines() for k in json.loads(line)}
+    assert "_time" in fields and not {k for k in fields if k.startswith("_") and k != "_time"}
+    everything = run("tail", channel, "--url", mist_sim.url, "--count", "20", "--internal", env=env)
+    assert "_partition" in {k for line in everything.stdout.splitlines() for k in json.loads(line)}
+
+
+def test_the_tail_table_aligns_numbers_and_shows_times(mist_sim):
+    from rich.console import Console
+
+    import streamkit as sk
+    from streamkit.cli._common import ConnectionStatus
+    from streamkit.cli.tail import Columns, _table
+
+    with sk.mist(url=mist_sim.url, token=mist_sim.token) as client:
+        rows = sk.collect(client.subscribe(mist_sim.channel("device_stats")), count=30, timeout=20)
+        latest = {row["mac"]: dict(row) for row in rows}
+        status = ConnectionStatus(client, lines=False)
+        default = _table(latest, Columns(None, show_internal=False), len(rows), client, status)
+        columns = Columns("mac,uptime,_time", show_internal=False)
+        for row in rows:
+            columns.see(row)
+        columns.check()
+        chosen = _table(latest, columns, len(rows), client, status)
+    for table in (default, chosen):
+        screen = Console(width=250, record=True, file=io.StringIO())
+        screen.print(table)
+        text = screen.export_text()
+        assert "_partition" not in text and "_offset" not in text
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", text)  # _time as a UTC time, not 1.79e9
+    assert [(column.header, column.justify) for column in chosen.columns] == [
+        ("mac", "left"), ("uptime", "right"), ("_time", "left")
+    ]  # fmt: skip
+
+
+def test_replay_names_the_subscriptions_a_recording_holds(mist_sim, tmp_path):
+    recording = tmp_path / "dev.jsonl.gz"
+    channel = mist_sim.channel("device_stats")
+    env = {"MIST_API_TOKEN": mist_sim.token}
+    assert run("record", channel, "--url", mist_sim.url, "--count", "10", "-o", str(recording), env=env).returncode == 0
+    result = run("replay", str(recording), "/sites/typo/stats/devices")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "holds no data for /sites/typo/stats/devices; it holds data for:" in result.stderr
+    assert f"  {channel}\n" in result.stderr
+
+
+def test_messages_speak_the_command_lines_words():
+    result = run("tail", "context:fw_single", "--count", "1", env={"SMC_API_KEY": "k"})
+    assert result.returncode == 2 and "--url" in result.stderr and "url=" not in result.stderr
+    result = run("tail", "context:fw_single", "--count", "1", "--url", "http://127.0.0.1:1")
+    assert result.returncode == 2 and "SMC_API_KEY" in result.stderr and "api_key=" not in result.stderr
+
+
+def test_the_report_of_a_recording_covers_its_recorded_time(mist_sim, tmp_path):
+    recording = tmp_path / "dev.jsonl.gz"
+    channel = mist_sim.channel("device_stats")
+    env = {"MIST_API_TOKEN": mist_sim.token}
+    recorded = run("record", channel, "--url", mist_sim.url, "--seconds", "2", "-o", str(recording), env=env)
+    seconds = float(re.search(r" in ([\d.]+) s to ", recorded.stderr).group(1))  # type: ignore[union-attr]
+    time.sleep(2)  # a report written later still covers the recording's time
+    page = tmp_path / "r.html"
+    reported = run("report", str(recording), "-o", str(page))
+    assert reported.returncode == 0, reported.stderr
+    html = page.read_text()
+    span = re.search(r"<th>Time range</th><td>(\S+)Z to (\S+)Z \(([\d.]+) s\)", html)
+    assert span and 1.0 < float(span.group(3)) <= seconds + 0.1
+    assert "Records per second" in html and "Latest values per mac" in html and "fields merged" in html
+    assert html.count('class="plotly-graph-div"') == 2  # counts over time and cpu_util per device
+    table = html.split("Latest values per mac")[1].split("</table>")[0]
+    header = re.findall(r"<th>([^<]*)</th>", table)
+    assert header[:3] == ["mac", "name", "type"] and "" not in header and "_partition" not in header
+    cells = re.findall(r"<tr>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>", table)
+    assert len(cells) == 5 and all(name for _, name in cells)  # merged: every device has its name
+    assert re.search(r"<td>\d\d:\d\d:\d\d\.\d{3}</td>", table)  # times as times of day (UTC)
