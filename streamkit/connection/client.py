@@ -35,7 +35,7 @@ from .transport import Connector, Transport, TransportClosed, TransportEnded, Tr
 if TYPE_CHECKING:
     from ..recording import Recorder
 
-__all__ = ["SUBSCRIBE_TIMEOUT", "Client", "Connection", "Stats", "Tap"]
+__all__ = ["SUBSCRIBE_TIMEOUT", "Client", "Connection", "Shape", "Stats", "Subscription", "Tap"]
 
 log = logging.getLogger("streamkit")
 
@@ -51,6 +51,59 @@ Link: TypeAlias = abc.ObserverBase[Message]
 
 #: Called with ``(time, "in" | "out", frame, topic)`` for every frame on the wire (see :meth:`Client.tap`).
 Tap: TypeAlias = Callable[[float, str, str | bytes, Topic | None], None]
+#: Builds the record a subscription's observers get from a decoded payload: ``shape(payload, topic, received)``.
+#: :class:`~streamkit.core.Message` itself is the plain one; ``ops.flatten()`` gives one that flattens as it builds.
+Shape: TypeAlias = Callable[[Any, Topic, float], Message]
+
+
+class _Route:
+    """Where one topic's data goes: each attached link with the shape of the records it gets (the subscription's
+    own stream gets Messages as decoded, a shaped stream of it, e.g. flattened, gets its own records)."""
+
+    __slots__ = ("deliveries",)
+
+    def __init__(self) -> None:
+        self.deliveries: tuple[tuple[Shape, Callable[[Message], None], Link], ...] = ()
+
+    def add(self, shape: Shape, link: Link) -> None:
+        self.deliveries = (*self.deliveries, (shape, link.on_next, link))
+
+    def remove(self, link: Link) -> bool:
+        """Detach ``link``; returns whether it was attached."""
+        before = len(self.deliveries)
+        self.deliveries = tuple(d for d in self.deliveries if d[2] is not link)
+        return len(self.deliveries) != before
+
+    def on_error(self, error: Exception) -> None:
+        for _, _, link in self.deliveries:
+            link.on_error(error)
+
+    def on_completed(self) -> None:
+        for _, _, link in self.deliveries:
+            link.on_completed()
+
+
+class Subscription(Stream[Message]):
+    """A client's subscription to one topic: a hot, shared :class:`~streamkit.core.Stream` of
+    :class:`~streamkit.core.Message` records, whose records can also be built in another shape as they are
+    decoded (:meth:`shaped`), which is how ``ops.flatten()`` on a subscription flattens in one step."""
+
+    def __init__(self, client: Client, topic: Topic, connect: Any, observer_failed: Any) -> None:
+        super().__init__(connect, clock=client.clock, observer_failed=observer_failed)
+        self._client = client
+        self._topic = topic
+
+    def shaped(self, shape: Shape) -> Stream[Message]:
+        """A Stream of this topic whose records ``shape(payload, topic, received)`` builds from each decoded
+        payload (one subscription on the server for all of them); a new computation for each call, as each
+        ``.pipe()`` is."""
+        client, topic = self._client, self._topic
+
+        def connect(link: Link) -> abc.DisposableBase:
+            client._on_loop(client._attach, topic, link, shape)
+            return Disposable(lambda: client._on_loop(client._detach, topic, link))
+
+        return Stream(connect, clock=self.clock, observer_failed=self._observer_failed)
 
 
 class Stats:
@@ -167,8 +220,8 @@ class Client:
         self._options = options or TransportOptions()
         self._reconnect = reconnect or Reconnect()
         self._loop = runtime.get_loop()
-        self._links: dict[Topic, Link] = {}  # one per subscribed topic: its Stream's connection
-        self._streams: dict[Topic, Stream[Message]] = {}
+        self._links: dict[Topic, _Route] = {}  # one per subscribed topic: where its data goes
+        self._streams: dict[Topic, Subscription] = {}
         self._connections: list[Connection] = []
         self._home: dict[Topic, Connection] = {}  # which connection carries each subscribed topic
         self._events: Subject[Any] = Subject()
@@ -286,13 +339,13 @@ class Client:
 
     # -- subscriptions (loop thread) -----------------------------------------------------------------------
 
-    def _stream(self, topic: Topic) -> Stream[Message]:
+    def _stream(self, topic: Topic) -> Subscription:
         """The hot, shared Stream of one topic (the same object for every call with that topic)."""
         stream = self._streams.get(topic)
         if stream is None:
 
             def connect(link: Link) -> abc.DisposableBase:
-                self._on_loop(self._attach, topic, link)
+                self._on_loop(self._attach, topic, link, Message)
                 return Disposable(lambda: self._on_loop(self._detach, topic, link))
 
             def observer_failed(error: BaseException, trace: str) -> None:
@@ -300,7 +353,7 @@ class Client:
                     ProblemKind.OBSERVER, f"an observer of {topic!r} raised {error!r}", topic=topic, trace=trace
                 )
 
-            stream = self._streams[topic] = Stream(connect, clock=self.clock, observer_failed=observer_failed)
+            stream = self._streams[topic] = Subscription(self, topic, connect, observer_failed)
         return stream
 
     def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
@@ -309,11 +362,16 @@ class Client:
         elif not self._loop.is_closed():
             self._loop.call_soon_threadsafe(fn, *args)
 
-    def _attach(self, topic: Topic, link: Link) -> None:
+    def _attach(self, topic: Topic, link: Link, shape: Shape) -> None:
         if self._closed or self._fatal is not None:
             link.on_error(self._fatal or StreamkitError(f"this {self.name} client is closed; create a new one"))
             return
-        self._links[topic] = link
+        route = self._links.get(topic)
+        if route is not None:  # the topic is subscribed already: one more stream of its data
+            route.add(shape, link)
+            return
+        route = self._links[topic] = _Route()
+        route.add(shape, link)
         self.stats.per_topic.setdefault(topic, 0)
         if self._sampler is None:
             self._schedule_sample()
@@ -332,20 +390,21 @@ class Client:
         return connection
 
     def _detach(self, topic: Topic, link: Link) -> None:
-        if self._links.get(topic) is not link:
-            return
+        route = self._links.get(topic)
+        if route is None or not route.remove(link) or route.deliveries:
+            return  # not attached (any more), or other streams of the topic still watch it
         del self._links[topic]
         self._left[topic] = time.monotonic()
         self._home.pop(topic).remove(topic)
 
     def _drop_topic(self, topic: Topic, error: Exception) -> None:
         """End one subscription with ``error`` (the server refused it, or never acknowledged it)."""
-        link = self._links.pop(topic, None)
+        route = self._links.pop(topic, None)
         connection = self._home.pop(topic, None)
         if connection is not None:
             connection.remove(topic)
-        if link is not None:
-            link.on_error(error)
+        if route is not None:
+            route.on_error(error)
 
     def _end(self) -> None:
         """A finite source is exhausted: every observer completes."""
@@ -360,7 +419,7 @@ class Client:
         log.info("%s client for %s stopped: %s", self.name, self.url, error)
         self._release_all(lambda link: link.on_error(error))
 
-    def _release_all(self, notify: Callable[[Link], None]) -> None:
+    def _release_all(self, notify: Callable[[_Route], None]) -> None:
         links = list(self._links.items())
         self._links.clear()  # in place: the receive loops hold this dict
         self._home.clear()
@@ -686,21 +745,25 @@ class Connection:
                 # recorded connection, not to this one.
                 event = parse(frame) if routed is None else parse_for(frame, routed)
                 stats.bytes += len(frame)
-                for tap in client._taps:
-                    tap(at, "in", frame, event.topic if type(event) is Data else None)
-                if type(event) is Data:
-                    if not self._heard:
-                        self._hear()
-                    if unacked and event.topic in unacked:  # data flowing is as good as an acknowledgement
-                        self._acknowledged(event.topic)
-                    link = links.get(event.topic)
-                    if link is not None:
-                        per_topic[event.topic] += 1
-                        link.on_next(Message(event.payload, event.topic, at))
-                    elif routed is None:  # a recording holds other subscriptions' frames too: not a problem
-                        client._unrouted(event.topic, frame)
-                else:
+                if client._taps:
+                    for tap in client._taps:
+                        tap(at, "in", frame, event.topic if type(event) is Data else None)
+                if type(event) is not Data:
                     self._control(event, transport)
+                    continue
+                topic, payload = event
+                if not self._heard:
+                    self._hear()
+                if unacked and topic in unacked:  # data flowing is as good as an acknowledgement
+                    self._acknowledged(topic)
+                route = links.get(topic)
+                if route is None:
+                    if routed is None:  # a recording holds other subscriptions' frames too: not a problem
+                        client._unrouted(topic, frame)
+                    continue
+                per_topic[topic] += 1
+                for shape, on_next, _ in route.deliveries:  # each record built from the payload in its own shape
+                    on_next(shape(payload, topic, at))
 
     def _hear(self) -> None:
         """The connection works (an acknowledgement or data came): a gap since the last drop ends here."""
