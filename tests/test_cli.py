@@ -54,7 +54,7 @@ def simulator(kind: str, *extra: str) -> Iterator[dict]:
     with subprocess.Popen(
         [*STREAMKIT, "sim", kind, "--json", "--interval", "0.05", *extra],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # nothing reads it: a full pipe would block the simulator
         text=True,
     ) as proc:
         assert proc.stdout is not None
