@@ -43,6 +43,9 @@ _HAVE_GC = 1 << 14  # Py_TPFLAGS_HAVE_GC: instances may hold references the garb
 Entry: TypeAlias = tuple[Any, ...]
 #: A row's shape: ``(field names, (positions of values held marshalled, positions of values held pickled))``.
 Shape: TypeAlias = tuple[tuple[Any, ...], tuple[tuple[int, ...], tuple[int, ...]]]
+#: What TableState knows of the rows of some field names: their plain shape, the positions where the first such
+#: row held containers, and the shapes of such rows with containers held (by where they are held).
+Known: TypeAlias = tuple[Shape, tuple[int, ...], dict[tuple[tuple[int, ...], tuple[int, ...]], Shape]]
 #: What a live table's observer gives :meth:`TableState.add_items`: an entry, or ``(key, entry)`` in keyed mode.
 Item: TypeAlias = Any
 VALUES = 4  # where an entry's values start
@@ -153,7 +156,7 @@ class TableState:
         self._rows: deque[Entry] = deque(maxlen=max_rows if key is None else None)
         self._keyed: OrderedDict[Hashable, Entry] = OrderedDict()
         # field names -> (the shape of rows with no containers, positions where the first such row had containers)
-        self._shapes: dict[tuple[Any, ...], tuple[Shape, tuple[int, ...]]] = {}
+        self._shapes: dict[tuple[Any, ...], Known] = {}
         self._held_shapes: dict[Shape, Shape] = {}  # shapes with containers, by themselves (one object each)
         # (id of the old shape, id of the new) -> (picker, merged shape, old shape, new shape: kept, so ids stay)
         self._merges: dict[tuple[int, int], tuple[Callable[[tuple[Any, ...]], tuple[Any, ...]], Shape, Any, Any]] = {}
@@ -202,11 +205,19 @@ class TableState:
             if kind is Message:
                 keys = tuple(record)
                 known = shapes.get(keys) or new_shape(keys, record)
-                entry = (clock(), known[0], record.origin, record.received, *record.values())
+                if known[1]:  # containers: held as bytes (see _hold)
+                    values = list(record.values())
+                    entry = (clock(), hold(values, known), record.origin, record.received, *values)
+                else:
+                    entry = (clock(), known[0], record.origin, record.received, *record.values())
             elif kind is dict or isinstance(record, Mapping):
                 keys = tuple(record)
                 known = shapes.get(keys) or new_shape(keys, record)
-                entry = (clock(), known[0], None, None, *record.values())
+                if known[1]:
+                    values = list(record.values())
+                    entry = (clock(), hold(values, known), None, None, *values)
+                else:
+                    entry = (clock(), known[0], None, None, *record.values())
             elif hasattr(record, "to_dict") and hasattr(record, "columns"):  # a window's aggregate: its rows
                 if frames is not None:
                     frames(record)
@@ -215,14 +226,13 @@ class TableState:
                 return
             else:
                 raise TypeError(f"a live table takes dicts (records) or DataFrames, not {kind.__name__}")
-            if known[1]:
-                entry = hold(entry, known[1])
             put(entry if key_of is None else (key_of(record), entry))
 
         return take
 
-    def _new_shape(self, keys: tuple[Any, ...], row: Mapping[str, Any]) -> tuple[Shape, tuple[int, ...]]:
-        """The shape of rows with these fields, and where this first one holds containers."""
+    def _new_shape(self, keys: tuple[Any, ...], row: Mapping[str, Any]) -> Known:
+        """The shape of rows with these fields, where this first one holds containers, and (filled as rows come)
+        the shapes of rows of these fields with containers held at given positions."""
         if len(self._shapes) >= _SHAPES:
             self._shapes.clear()  # what rows hold stays valid: a shape is in each row
         plain = self._plain
@@ -235,39 +245,44 @@ class TableState:
                 plain.add(kind)
                 continue
             containers.append(i)
-        known = self._shapes[keys] = ((keys, ((), ())), tuple(containers))
+        known = self._shapes[keys] = ((keys, ((), ())), tuple(containers), {})
         return known
 
-    def _hold(self, entry: Entry, positions: tuple[int, ...]) -> Entry:
-        """The entry with its containers at ``positions`` held as bytes, so that the garbage collector lets go of
-        the row at its first collection: ``marshal`` (builtin values, exactly), else pickle, else as it is.
+    def _hold(self, values: list[Any], known: Known) -> Shape:
+        """Hold the containers among ``values`` (at the positions ``known`` gives) as bytes, in place, so that the
+        garbage collector lets go of the row at its first collection: ``marshal`` (builtin values, exactly), else
+        pickle, else as it is; returns the row's shape, which says where.
 
         Bytes, not tuples: a tuple is let go only when nothing in it can hold references (a dict, even an empty
         one, cannot be let go), and only after what it holds was let go first, which takes the collector an extra
         pass for a tuple in a tuple.
         """
+        plain_shape, positions, held_shapes = known
         plain = self._plain
-        values = list(entry)
         marshalled: list[int] = []
         pickles: list[int] = []
         for i in positions:
-            value = values[VALUES + i]
+            value = values[i]
             if type(value) in plain:
                 continue
             try:
-                values[VALUES + i] = marshal.dumps(value)
+                values[i] = marshal.dumps(value)
                 marshalled.append(i)
                 continue
             except ValueError:  # something marshal does not write (a datetime, a subclass ...)
                 pass
             try:
-                values[VALUES + i] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+                values[i] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception:  # not picklable: held as it is (the collector walks it, nothing worse)
                 continue
             pickles.append(i)
-        if marshalled or pickles:
-            values[1] = self._held_shape((entry[1][0], (tuple(marshalled), tuple(pickles))))
-        return tuple(values)
+        if not marshalled and not pickles:
+            return plain_shape
+        held = (tuple(marshalled), tuple(pickles))
+        shape = held_shapes.get(held)
+        if shape is None:
+            shape = held_shapes[held] = self._held_shape((plain_shape[0], held))
+        return shape
 
     def _held_shape(self, shape: Shape) -> Shape:
         """One object for each shape with containers (rows share it)."""
