@@ -3,7 +3,8 @@
   single      ``sk.mist(...)`` in this process: every channel, flatten, 1 s windows counted per site (ops.aggregate)
   cluster-1   the same work sharded (4 shards) on a LocalCluster of 1 worker process, partials merged here
   cluster-2   the same on 2 worker processes
-  fan-in      64 shards flushing 4 times a second: the delay from a shard's log_event to its batch in the kernel
+  fan-in      64 shards flushing 4 times a second (fed by the simulator, paced): the delay from a shard's log_event
+              to its batch in the kernel
 
 The source is the flat-out sender (``bench/flat_sender.py``: pre-built frames, ``sendall``, every connection
 saturated), so each contender runs as fast as it can; ``--sender sim`` uses the Mist simulator instead (paced:
@@ -191,7 +192,8 @@ def main() -> None:
         rss.append(rss_mb())
         results["cluster-2"] = sharded(sim, args.seconds, workers=2, shards=4)
         rss.append(rss_mb())
-        latency = fan_in(sim, args.seconds, shards=64)
+    with source("sim", args.sites) as paced:  # latency at a rate the workers keep up with, not flat out
+        latency = fan_in(paced, args.seconds, shards=64)
         rss.append(rss_mb())
     print(f"{args.sites} channels from the {args.sender} sender; {args.seconds:g} s per contender")
     base = results["single"]["cpu_us_per_msg"]
