@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import importlib
 import logging
+import os
 import threading
 import time
 import uuid
@@ -129,6 +130,8 @@ class Cluster:
         batch_size: int = 1000,
         max_pending: int = 100_000,
         grace: float = 5.0,
+        archive: str | os.PathLike[str] | None = None,
+        archive_by: str | None = None,
     ) -> ClusterSubscription:
         """The channels of ``source`` as one hot Observable in the kernel, sharded over the workers.
 
@@ -148,6 +151,9 @@ class Cluster:
             flush_every: seconds between a shard's batches; batch_size: most items in one batch;
                 max_pending: most items a shard holds (beyond it the oldest go, counted in ``health()``).
             grace: seconds a window waits for shards that have not reached its end.
+            archive: a folder every worker can write to (a shared filesystem): each shard also archives its
+                records (after ``pipe``) there with ``sk.archive.write``, partitioned by date (and ``archive_by``),
+                so raw records need not travel to the kernel; ``sk.archive.read(archive)`` reads every shard's.
 
         Emits records (``Message``), ``Window`` s (with ``windows``) or DataFrames (with ``aggregate``).
         Nothing starts until the first observer subscribes; when the last one leaves, the shards stop.
@@ -186,6 +192,8 @@ class Cluster:
                 flush_every=flush_every,
                 batch_size=batch_size,
                 max_pending=max_pending,
+                archive=None if archive is None else os.fspath(archive),
+                archive_by=archive_by,
             )
             for i in range(count)
         ]

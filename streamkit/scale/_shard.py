@@ -21,7 +21,7 @@ from typing import Any
 import reactivex
 from reactivex import Observable, abc
 
-from ..core import Message, Window
+from ..core import Message, Stream, Window
 from ._spec import ShardSpec
 
 __all__ = ["HELLO", "batches", "run_shard"]
@@ -153,9 +153,16 @@ async def run_shard(spec: ShardSpec) -> dict[str, Any]:
         return merged.subscribe(on_next, observer.on_error, observer.on_completed, scheduler=scheduler)
 
     pipeline: Observable[Any] = reactivex.create(source)
-    operators = [*spec.pipe, *([spec.windows] if spec.windows is not None else [])]
-    if operators:
-        pipeline = pipeline.pipe(*operators)
+    if spec.pipe:
+        pipeline = pipeline.pipe(*spec.pipe)
+    writer = None
+    if spec.archive is not None:  # the records stay next to the connection: only what follows travels
+        from ..sinks import archive
+
+        pipeline = Stream.of(pipeline)  # one computation for the archive and the batches
+        writer = archive.write(pipeline, spec.archive, partition_by=spec.archive_by)
+    if spec.windows is not None:
+        pipeline = pipeline.pipe(spec.windows)
     deliver = batches(spec, outbox)
 
     def on_error(error: Exception) -> None:
@@ -181,6 +188,8 @@ async def run_shard(spec: ShardSpec) -> dict[str, Any]:
                     break
     finally:
         subscription.dispose()
+        if writer is not None:
+            await asyncio.to_thread(writer.close)  # what is pending goes to its file
         with contextlib.suppress(Exception):
             await client.aclose()
     send(BYE, outbox.take())

@@ -158,6 +158,8 @@ class ShardSpec:
     flush_every: float = 0.25
     batch_size: int = 1000
     max_pending: int = 100_000
+    archive: str | None = None  # a folder every worker can write: the shard archives its records there
+    archive_by: str | None = None
     floor: int = 0  # incarnations below this are a predecessor's (a resubmitted shard starts above)
     options: dict[str, Any] = field(default_factory=dict)
 

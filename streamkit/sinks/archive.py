@@ -1,7 +1,7 @@
 """Archive: a stream into a Parquet dataset partitioned by date (and a key), read back with DuckDB.
 
 ``sk.archive.write(devices, "archive/devices", partition_by="site_id")`` writes
-``archive/devices/date=2026-11-23/site_id=.../part-<ms>-<n>.parquet`` in batches; ``sk.archive.query("select ...
+``archive/devices/date=2026-11-23/site_id=.../part-<ms>-<writer>-<n>.parquet`` in batches; ``sk.archive.query("select ...
 from devices", root="archive")`` queries every dataset under ``archive`` by its folder name.
 
 What a crash can lose is bounded: rows are written in batches of at most ``batch_rows`` rows or ``flush_seconds``
@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -116,6 +117,7 @@ class ArchiveWriter:
         self._writing = threading.Lock()  # one batch at a time, in order, whoever flushes
         self._wake = threading.Event()
         self._sequence = 0
+        self._id = uuid.uuid4().hex[:8]
         self._thread = threading.Thread(target=self._run, name=f"streamkit archive {self.path}", daemon=True)
         self._thread.start()
         observable = source if isinstance(source, Observable) else source.source  # a LiveFrame: what it receives
@@ -224,7 +226,8 @@ class ArchiveWriter:
         folder = self.path.joinpath(*partition)
         folder.mkdir(parents=True, exist_ok=True)
         self._sequence += 1
-        name = folder / f"part-{int(time.time() * 1000)}-{self._sequence:06d}.parquet"
+        # the writer's own id keeps names apart when several writers share a folder (the shards of a cluster)
+        name = folder / f"part-{int(time.time() * 1000)}-{self._id}-{self._sequence:06d}.parquet"
         aside = name.with_name(f".{name.name}.tmp")
         pq.write_table(self._table(rows), aside)
         os.replace(aside, name)  # whole files only: a reader never sees a half-written batch

@@ -128,3 +128,35 @@ def test_killed_workers_cost_a_reported_gap_and_nothing_else():
 
         cluster.close()
         assert sim.stats()["connections"] == 0  # close() left no connection open
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_shards_archive_their_records_where_the_kernel_gets_only_window_counts(tmp_path):
+    with (
+        SimProcess(sites=8, aps=1, switches=0, gateways=0, clients=0, interval=0.2, **STEADY) as sim,
+        sk.cluster(workers=2) as cluster,
+    ):
+        stats = cluster.subscribe(
+            sk.mist(url=sim.url, token=sim.token),
+            sim.channels,
+            shards=2,
+            pipe=[ops.flatten(), with_origin("site_id", segment=2)],
+            windows=ops.tumbling(1.0),
+            aggregate={"n": ("mac", "size")},
+            by="site_id",
+            archive=tmp_path / "devices",
+            archive_by="site_id",
+        )
+        frames: list = []
+        subscription = stats.subscribe(frames.append)
+        wait_for(lambda: sum(int(f["n"].sum()) for f in frames) >= 40, 40, "40 records counted in windows")
+        subscription.dispose()  # the shards stop and flush what they hold
+        folder = tmp_path / "devices"
+        wait_for(lambda: folder.exists() and any(folder.rglob("*.parquet")), 20, "archive files")
+        counted = sum(int(f["n"].sum()) for f in frames)
+    archived = sk.archive.read(folder)
+    assert set(archived["site_id"]) == {c.split("/")[2] for c in sim.channels}  # both shards' sites
+    assert len(archived) >= counted  # every record counted in a window is in the archive (and more, after)
+    assert any("." in column for column in archived.columns)  # archived after pipe=: flattened
+    assert sim.token not in "".join(p.name for p in folder.rglob("*"))
