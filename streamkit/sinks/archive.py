@@ -1,7 +1,8 @@
 """Archive: a stream into a Parquet dataset partitioned by date (and a key), read back with DuckDB.
 
 ``sk.archive.write(devices, "archive/devices", partition_by="site_id")`` writes
-``archive/devices/date=2026-11-23/site_id=.../part-<ms>-<writer>-<n>.parquet`` in batches; ``sk.archive.query("select ...
+``archive/devices/date=2026-11-23/site_id=.../part-<ms>-<writer>-<n>.parquet`` in batches;
+``sk.archive.query("select ...
 from devices", root="archive")`` queries every dataset under ``archive`` by its folder name.
 
 What a crash can lose is bounded: rows are written in batches of at most ``batch_rows`` rows or ``flush_seconds``
