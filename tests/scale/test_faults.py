@@ -14,6 +14,7 @@ import time
 from collections import Counter
 
 import dask
+import distributed  # noqa: F401 - its config defaults load before dask.config.set (which undoes what it added)
 import pytest
 
 import streamkit as sk
@@ -66,8 +67,8 @@ def test_killed_workers_cost_a_reported_gap_and_nothing_else():
                 out.setdefault(start, Counter()).update(dict(zip(frame["site_id"], frame["n"], strict=True)))
             return out
 
-        def every_site_since(t: float) -> bool:
-            return any(start >= t and len(counts) == SITES for start, counts in windows().items())
+        def every_site_since(t: float, times: int = 1) -> bool:
+            return sum(start >= t and len(counts) == SITES for start, counts in windows().items()) >= times
 
         wait_for(lambda: every_site_since(0), 40, "a window with every site")
         kills = []
@@ -88,6 +89,8 @@ def test_killed_workers_cost_a_reported_gap_and_nothing_else():
             recovered = max(g.end for g in gaps)
             assert recovered - at < 10, "the channels of the lost shards report again within seconds"
             wait_for(lambda r=recovered: every_site_since(r), 20, f"every site reporting again after kill {k + 1}")
+        # two whole windows after the last recovery, whatever the load, to compare with what the simulator sent
+        wait_for(lambda: every_site_since(max(g.end for g in gaps) + WINDOW, times=2), 30, "two windows after recovery")
 
         health = cluster.health()
         subscription.dispose()
