@@ -9,13 +9,14 @@ The rule, everywhere in streamkit:
   are read as they say; without a time zone they are UTC; a ``date`` is its midnight, UTC;
 - anything else (``None``, bools, NaN and infinities, other text, other types) is not a time: ``None``;
 - the field name ``"received"`` is the message's arrival (:attr:`Message.received <streamkit.core.Message>`, epoch
-  seconds) unless the payload has a ``"received"`` key of its own (:func:`time_of`).
+  seconds) unless the payload has a ``"received"`` key of its own (:func:`time_of`);
+- times shown to a person are UTC, as compact as they stay unambiguous (:func:`clock_texts`, :func:`span_text`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 from numbers import Real
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,7 +33,9 @@ __all__ = [
     "UNITS",
     "ReplayClock",
     "check_unit",
+    "clock_texts",
     "epoch_seconds",
+    "span_text",
     "time_of",
     "time_value",
     "unit_of",
@@ -185,6 +188,38 @@ def time_of(record: Mapping[str, Any], field: str, unit: str | None = None) -> f
     if field == ARRIVAL and field not in record:
         unit = "s"  # the arrival is always epoch seconds
     return epoch_seconds(time_value(record, field), unit)
+
+
+def clock_texts(values: Iterable[Any], unit: str | None = None) -> tuple[list[str | None], date | None]:
+    """Times as UTC text a person reads, all in one style, and the day they fall on when it is one.
+
+    The time of day alone when every time falls on one UTC day (that day is returned), else date and time;
+    milliseconds when any time has a fraction of a second. A value that is not a time gives None.
+
+    >>> clock_texts([1_795_455_844, "2026-11-23T19:55:00.5Z", None])
+    (['17:44:04.000', '19:55:00.500', None], datetime.date(2026, 11, 23))
+    >>> clock_texts([1_795_455_844_000, 1_795_555_844_000])[0]
+    ['2026-11-23 17:44:04', '2026-11-24 21:30:44']
+    """
+    stamps = [utc_datetime(value, unit) for value in values]
+    days = {t.date() for t in stamps if t is not None}
+    day = next(iter(days)) if len(days) == 1 else None
+    pattern = "%H:%M:%S" if day is not None else "%Y-%m-%d %H:%M:%S"
+    if any(t.microsecond for t in stamps if t is not None):
+        return [None if t is None else t.strftime(pattern + ".%f")[:-3] for t in stamps], day
+    return [None if t is None else t.strftime(pattern) for t in stamps], day
+
+
+def span_text(start: Any, end: Any, unit: str | None = None) -> str | None:
+    """A time span as one compact UTC label (None when either end is not a time).
+
+    >>> print(span_text(1_795_463_640, 1_795_463_700))
+    19:54:00\N{EN DASH}19:55:00 UTC
+    >>> print(span_text("2026-11-23T23:59:30Z", "2026-11-24T00:00:30Z"))
+    2026-11-23 23:59:30\N{EN DASH}2026-11-24 00:00:30 UTC
+    """
+    (first, last), _ = clock_texts((start, end), unit)
+    return None if first is None or last is None else f"{first}\N{EN DASH}{last} UTC"
 
 
 _TState = TypeVar("_TState")

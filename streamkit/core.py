@@ -17,6 +17,8 @@ from typing import Any, TypeAlias, TypeVar
 from reactivex import Observable, Subject, abc
 from reactivex.disposable import Disposable
 
+from ._time import span_text
+
 __all__ = [
     "ConnectionState",
     "Message",
@@ -81,8 +83,12 @@ class Window:
     """One window's messages. ``start``/``end`` are epoch seconds (the clock's seconds for processing time), or
     positions ``[start, end)`` for count windows (``by_count``).
 
-    >>> Window(60.0, 120.0, [{"n": 1}, {"n": 2}], key="ap-1")
-    Window([60, 120) key='ap-1' 2 items)
+    Its repr says when, in UTC (:func:`~streamkit._time.span_text`), or which positions:
+
+    >>> Window(1_795_463_640.0, 1_795_463_700.0, [{"n": 1}, {"n": 2}], key="ap-1")
+    <Window 19:54:00\N{EN DASH}19:55:00 UTC key='ap-1', 2 records>
+    >>> Window(100, 200, [{"n": 1}] * 100, by_count=True)
+    <Window positions 100\N{EN DASH}199, 100 records>
     """
 
     start: float
@@ -96,7 +102,11 @@ class Window:
 
     def __repr__(self) -> str:
         key = f" key={self.key!r}" if self.key is not None else ""
-        return f"Window([{self.start:g}, {self.end:g}){key} {len(self.items)} items)"
+        if self.by_count:
+            when = f"positions {self.start:g}\N{EN DASH}{self.end - 1:g}"
+        else:
+            when = span_text(self.start, self.end, "s") or f"[{self.start:g}, {self.end:g})"
+        return f"<Window {when}{key}, {len(self.items):,} records>"
 
 
 class ProblemKind(str, Enum):

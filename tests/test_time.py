@@ -14,14 +14,16 @@ import pytest
 from streamkit._time import (
     UNITS,
     check_unit,
+    clock_texts,
     epoch_seconds,
+    span_text,
     time_of,
     time_value,
     unit_of,
     utc_datetime,
     utc_timestamp,
 )
-from streamkit.core import Message
+from streamkit.core import Message, Window
 
 T = 1_686_592_607.5  # 2023-06-12T17:56:47.5Z
 UTC = timezone.utc
@@ -133,6 +135,28 @@ def test_received_is_the_arrival_unless_the_payload_has_one():
     assert time_of(garbage, "received") is None
     assert time_of({"cpu": 7}, "received") is None  # a plain dict has no arrival
     assert time_of({"received": T}, "received") == T
+
+
+def test_times_read_by_a_person_are_utc_and_as_short_as_they_stay_clear():
+    texts, day = clock_texts([T, T * 1e3, WHEN, "2023-06-12T19:56:47+02:00", None, "soon", True])
+    assert texts == ["17:56:47.500", "17:56:47.500", "17:56:47.500", "17:56:47.000", None, None, None]
+    assert day == date(2023, 6, 12)
+    assert clock_texts([1_686_592_607, 1_686_592_667]) == (["17:56:47", "17:57:47"], date(2023, 6, 12))
+    assert clock_texts([1_686_592_607, 1_686_692_607]) == (["2023-06-12 17:56:47", "2023-06-13 21:43:27"], None)
+    assert clock_texts([]) == ([], None) and clock_texts(["soon"]) == ([None], None)
+    assert clock_texts([60_000], "ms") == (["00:01:00"], date(1970, 1, 1))  # a stated unit wins
+    assert span_text(T, T + 0.25) == "17:56:47.500\N{EN DASH}17:56:47.750 UTC"
+    assert span_text(T, "soon") is None
+
+
+def test_window_labels_say_when_or_which_records():
+    minute = Window(1_795_463_640.0, 1_795_463_700.0, [{"n": 1}] * 1_042)
+    assert repr(minute) == "<Window 19:54:00\N{EN DASH}19:55:00 UTC, 1,042 records>"
+    assert repr(Window(60.0, 120.0, [], key=("ap", 1))) == (
+        "<Window 00:01:00\N{EN DASH}00:02:00 UTC key=('ap', 1), 0 records>"
+    )  # virtual time: seconds from the epoch
+    assert repr(Window(0, 10, [{}] * 10, by_count=True)) == "<Window positions 0\N{EN DASH}9, 10 records>"
+    assert repr(Window(1e30, 2e30, [])) == "<Window [1e+30, 2e+30), 0 records>"  # beyond datetime: numbers
 
 
 def test_the_replay_clock_fires_what_reactivex_historical_scheduler_fires():
