@@ -27,6 +27,7 @@ from reactivex.scheduler import VirtualTimeScheduler
 from .. import runtime
 from ..core import ConnectionState, Message, Problem, ProblemKind, Problems, Stream, Topic
 from ..errors import AuthenticationError, ConnectionLost, StreamkitError, SubscriptionError
+from ..notebook.registry import track
 from ..protocols.base import Adapter, Data, Malformed, Subscribed, SubscribeFailed, Unknown, Unsubscribed, clip
 from .events import Closed, Connected, Connecting, Disconnected, Gap, Reconnecting
 from .policy import Decision, Reconnect, certificate_error
@@ -237,6 +238,7 @@ class Client:
         self._fatal: Exception | None = None
         self._closed = False
         self._left: dict[Topic, float] = {}  # topics unsubscribed lately -> when (their data may still arrive)
+        track(self, "client")  # weakly: sk.views() lists it, sk.close_all() or a re-run of its cell closes it
 
     def __repr__(self) -> str:
         more = f" connections={len(self._connections)}" if len(self._connections) > 1 else ""

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from .. import runtime
+from ..notebook.registry import track
 
 __all__ = ["Faults", "Peer", "Simulator"]
 
@@ -155,6 +156,7 @@ class Simulator(ABC):
         if not self.running:
             sock = self._bind()
             runtime.submit(self._astart(sock), timeout=10)
+            track(self, "simulator")  # weakly: sk.views() lists it, sk.close_all() or a re-run of its cell stops it
         return self
 
     def stop(self) -> None:
@@ -166,6 +168,7 @@ class Simulator(ABC):
     async def __aenter__(self: S) -> S:
         if not self.running:
             await self._astart(self._bind())
+            track(self, "simulator")
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -25,6 +25,7 @@ from reactivex import Observable, abc
 from .. import runtime
 from .._time import epoch_seconds
 from ..core import Message, ViewState, Window
+from ..notebook.registry import track
 
 __all__ = ["TIME_NAMES", "LiveView", "is_time_column", "is_time_value", "rows_of", "span_of"]
 
@@ -165,6 +166,7 @@ class LiveView(ABC):
         )
         runtime.call_soon(self._loop, _weak(self, LiveView._schedule))
         weakref.finalize(self, self._subscription.dispose)
+        track(self, "view")  # weakly: sk.views() lists it, sk.close_all() or a re-run of its cell stops it
 
     # -- public --------------------------------------------------------------------------------------------
 
