@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ._collect import acollect, collect
     from .connection import FeedClient, MistClient, Reconnect, SmcClient, feed, mist, smc
     from .core import ConnectionState, Message, Problem, ProblemKind, Stream, ViewState, Window
-    from .notebook import health
+    from .notebook import close_all, health, views
     from .recording import record, replay
     from .runtime import scheduler
     from .scale import cluster
@@ -53,6 +53,8 @@ _LAZY: dict[str, str] = {
     "scheduler": "streamkit.runtime",
     "cluster": "streamkit.scale",
     "health": "streamkit.notebook",
+    "views": "streamkit.notebook",
+    "close_all": "streamkit.notebook",
     "record": "streamkit.recording",
     "replay": "streamkit.recording",
     "LiveFrame": "streamkit.sinks",
@@ -115,6 +117,7 @@ __all__ = [
     "__version__",
     "acollect",
     "archive",
+    "close_all",
     "cluster",
     "collect",
     "connection",
@@ -135,6 +138,7 @@ __all__ = [
     "sim",
     "sinks",
     "smc",
+    "views",
 ]
 
 

@@ -1,6 +1,9 @@
-"""Notebook helpers: the health view of a client."""
+"""Notebook helpers: the health view of a client, the controls above every view, and what is running
+(:func:`views`, :func:`close_all`)."""
 
+from .controls import framed
 from .display import show_html
 from .health_view import Health, health
+from .registry import close_all, views
 
-__all__ = ["Health", "health", "show_html"]
+__all__ = ["Health", "close_all", "framed", "health", "show_html", "views"]

@@ -8,8 +8,9 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from .. import runtime
-from ..core import ConnectionState
+from ..core import ConnectionState, ViewState
 from .display import show_html
+from .registry import track
 
 if TYPE_CHECKING:
     from ..connection.client import Client
@@ -60,15 +61,63 @@ def _connection_rows(connections: list[dict[str, Any]]) -> list[tuple[str, str]]
 
 
 class Health:
-    """Refreshed every ``every`` seconds on streamkit's loop while displayed (a widget); a static table otherwise."""
+    """Refreshed every ``every`` seconds on streamkit's loop while displayed (a widget, with pause/resume and
+    stop controls); a static table otherwise.
+
+    >>> import streamkit as sk
+    >>> from streamkit.sim import MistSimulator
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     with sk.mist(url=sim.url, token=sim.token) as mist:
+    ...         view = sk.health(mist)
+    ...         view.pause()
+    ...         paused = str(view.status)
+    >>> paused, str(view.status)                     # its client closed: nothing more to show
+    ('paused', 'completed')
+    >>> view.close(); str(view.status)
+    'closed'
+    """
 
     def __init__(self, client: Client, *, every: float = 1.0, watch: dict[str, Any] | None = None) -> None:
         self.client = client
         self.every = every
         self.watch = dict(watch or {})
+        self.paused = False
+        self.closed = False
         self._widget: Any = None
         self._loop = runtime.get_loop()
         self._timer: asyncio.TimerHandle | None = None
+        track(self, "view")  # weakly: sk.views() lists it, sk.close_all() or a re-run of its cell stops it
+
+    @property
+    def error(self) -> BaseException | None:
+        """What ended the client, if it failed."""
+        return self.client._fatal if self.client.state is ConnectionState.FAILED else None
+
+    @property
+    def status(self) -> ViewState:
+        """closed (by :meth:`close`), error or completed once the client failed or closed, else paused or live."""
+        if self.closed:
+            return ViewState.CLOSED
+        state = self.client.state
+        if state is ConnectionState.FAILED:
+            return ViewState.ERROR
+        if state in (ConnectionState.CLOSED, ConnectionState.COMPLETED):
+            return ViewState.COMPLETED
+        return ViewState.PAUSED if self.paused else ViewState.LIVE
+
+    def pause(self) -> None:
+        """Stop refreshing the table (the client's figures keep counting)."""
+        self.paused = True
+
+    def resume(self) -> None:
+        """Refresh the table again."""
+        self.paused = False
+
+    def close(self) -> None:
+        """Stop refreshing for good (the client is left as it is)."""
+        self.closed = True
+        if self._widget is not None:
+            runtime.call_soon(self._loop, _show, weakref.ref(self))
 
     def snapshot(self) -> dict[str, Any]:
         """Everything the view shows, as plain values: the client's stats plus state, problems, watched counters."""
@@ -115,10 +164,19 @@ class Health:
             runtime.call_soon(self._loop, _refresh, weakref.ref(self))
 
 
+def _show(ref: weakref.ref[Health]) -> None:
+    view = ref()
+    if view is not None:
+        view._widget.value = view._repr_html_()
+
+
 def _refresh(ref: weakref.ref[Health]) -> None:
     view = ref()
-    if view is None:
+    if view is None or view.closed:
         return
-    view._widget.value = view._repr_html_()
-    if view.client.state not in (ConnectionState.CLOSED, ConnectionState.FAILED):
+    if not view.paused:
+        view._widget.value = view._repr_html_()
+    if view.client.state not in (ConnectionState.CLOSED, ConnectionState.FAILED, ConnectionState.COMPLETED):
         view._timer = view._loop.call_later(view.every, _refresh, ref)
+    else:
+        view._widget.value = view._repr_html_()  # the last figures, paused or not

@@ -77,8 +77,10 @@ def track(obj: Any, role: Role) -> None:
         known = _tracked.get(key)
         if known is not None and known.ref() is obj:  # a simulator started again: keep its place
             known.cell, known.count = cell, count
-        else:
-            _tracked[key] = _Tracked(weakref.ref(obj, lambda _, key=key: _forget(key)), role, cell, count, next(_order))
+        else:  # (an entry under this id whose object was collected is replaced)
+            _tracked[key] = _Tracked(weakref.ref(obj), role, cell, count, next(_order))
+            if len(_tracked) % 256 == 0:
+                _purge()
         if cell is not None:  # (references to what was collected meanwhile are let go here)
             made = [ref for ref in _by_cell.get(cell, ()) if ref() is not None]
             _by_cell[cell] = [*made, weakref.ref(obj)]
@@ -89,9 +91,11 @@ def track(obj: Any, role: Role) -> None:
     _watch_cells()
 
 
-def _forget(key: int) -> None:
-    with _lock:
-        _tracked.pop(key, None)
+def _purge() -> None:
+    """Let go of the entries of what was collected (under the lock; no weakref callbacks, which could run in
+    the middle of any allocation, lock or not)."""
+    for key in [key for key, tracked in _tracked.items() if tracked.ref() is None]:
+        del _tracked[key]
 
 
 # -- listing ------------------------------------------------------------------------------------------------
@@ -176,7 +180,7 @@ def _describe(obj: Any, role: Role) -> tuple[str, str]:
         state = str(obj.status)
         if hasattr(obj, "client"):  # the health view of a client
             return f"health of {obj.client.url}", state
-        table = getattr(obj, "state", None)
+        table: Any = getattr(obj, "state", None)
         if hasattr(table, "received") and hasattr(table, "key_name"):  # LiveFrame
             mode = f"latest per {table.key_name}" if table.key_name else "appended"
             return f"{len(table):,} rows ({mode}) · {table.received:,} received", state
@@ -198,6 +202,7 @@ def _running(obj: Any, role: Role) -> bool:
 
 def _alive() -> list[tuple[Any, _Tracked]]:
     with _lock:
+        _purge()
         tracked = sorted(_tracked.values(), key=lambda t: (ROLES.index(t.role), t.order))
     return [(obj, t) for t in tracked if (obj := t.ref()) is not None]
 

@@ -279,4 +279,6 @@ class LivePlot(LiveView):
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.figure)
+        from ..notebook.controls import framed
+
+        display(framed(self, self.figure))  # with pause/resume and stop above the chart
