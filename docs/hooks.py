@@ -12,7 +12,19 @@ from typing import Any
 
 MARKER = "<!-- streamkit:all -->"
 #: Where a top-level name is documented: the first of these public modules whose ``__all__`` lists it.
-HOMES = ("core", "connection", "protocols", "ops", "sinks", "notebook", "recording", "sim", "scale", "runtime", "errors")
+HOMES = (
+    "core",
+    "connection",
+    "protocols",
+    "ops",
+    "sinks",
+    "notebook",
+    "recording",
+    "sim",
+    "scale",
+    "runtime",
+    "errors",
+)
 
 
 def _summary(obj: Any) -> str:
