@@ -393,10 +393,10 @@ class TableState:
         rows = self._rows
         return [rows[i] for i in range(max(0, len(rows) - newest), len(rows))]
 
-    def entries_of(self, keys: Iterable[Hashable]) -> list[Entry]:
-        """In keyed mode, the held rows of those of ``keys`` still held (in the order given)."""
+    def entries_of(self, keys: Iterable[Hashable]) -> list[tuple[Hashable, Entry]]:
+        """In keyed mode, ``(key, held row)`` for those of ``keys`` still held (in the order given)."""
         keyed = self._keyed
-        return [keyed[k] for k in keys if k in keyed]
+        return [(k, keyed[k]) for k in keys if k in keyed]
 
     def keys(self) -> set[Hashable]:
         """In keyed mode, the keys of the rows held now."""
