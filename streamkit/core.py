@@ -2,6 +2,11 @@
 :class:`Stream`, the hot shared Observable that subscriptions and their pipelines are.
 
 Importing this module loads reactivex and nothing that touches the network, pandas or widgets.
+
+>>> from streamkit.core import Message, Stream, topic_text
+>>> m = Message({"name": "fw-berlin", "status": "online"}, ("context", "fw_single"), 1700000000.0)
+>>> topic_text(m.origin), m["status"]
+('context:fw_single', 'online')
 """
 
 from __future__ import annotations
@@ -110,7 +115,11 @@ class Window:
 
 
 class ProblemKind(str, Enum):
-    """What went wrong, in a :class:`Problem` that did not end a stream."""
+    """What went wrong, in a :class:`Problem` that did not end a stream; compares equal to its text.
+
+    >>> ProblemKind.MALFORMED == "malformed", str(ProblemKind.OBSERVER)
+    (True, 'observer')
+    """
 
     #: A frame that broke the protocol (invalid JSON, wrong shape); its raw frame is kept.
     MALFORMED = "malformed"
@@ -134,7 +143,16 @@ class Problem:
     """Something went wrong without ending a stream (see :class:`ProblemKind` for every kind).
 
     ``raw`` keeps (the start of) the frame that caused it and ``traceback`` the exception's, so nothing is lost
-    silently.
+    silently. A client's problems are ``client.problems``; here a simulator breaks half its frames:
+
+    >>> import streamkit as sk
+    >>> from streamkit.sim import Faults, MistSimulator
+    >>> with MistSimulator(seed=1, sites=1, aps=2, interval=0.05, faults=Faults(malformed=0.5)) as sim:
+    ...     with sk.mist(url=sim.url, token=sim.token) as mist:
+    ...         rows = sk.collect(mist.subscribe(sim.channel("device_stats")), count=4, timeout=10)
+    ...         problem = mist.problems.newest
+    >>> problem.kind, "is not valid JSON" in problem.message, problem.raw.startswith(b'{"event":"data"')
+    (<ProblemKind.MALFORMED: 'malformed'>, True, True)
     """
 
     kind: ProblemKind
@@ -192,7 +210,22 @@ class Problems(Observable[Problem]):
 
 
 class ConnectionState(str, Enum):
-    """Where a client stands (``client.state``); compares equal to its text, e.g. ``"connected"``."""
+    """Where a client stands (``client.state``); compares equal to its text, e.g. ``"connected"``.
+
+    >>> import streamkit as sk
+    >>> from streamkit.sim import MistSimulator
+    >>> with MistSimulator(seed=1, sites=1, aps=1, interval=0.05) as sim:
+    ...     mist = sk.mist(url=sim.url, token=sim.token)
+    ...     before = mist.state                      # nothing subscribed: no connection
+    ...     devices = mist.subscribe(sim.channel("device_stats"))
+    ...     subscription = devices.subscribe(lambda message: None)
+    ...     rows = sk.collect(devices, count=1, timeout=10)
+    ...     during = mist.state
+    ...     subscription.dispose()
+    ...     mist.close()
+    >>> before, during, mist.state
+    (<ConnectionState.IDLE: 'idle'>, <ConnectionState.CONNECTED: 'connected'>, <ConnectionState.CLOSED: 'closed'>)
+    """
 
     IDLE = "idle"  # nothing subscribed, no connection
     CONNECTING = "connecting"
@@ -207,7 +240,19 @@ class ConnectionState(str, Enum):
 
 
 class ViewState(str, Enum):
-    """Where a live view stands (``view.status``); compares equal to its text, e.g. ``"live"``."""
+    """Where a live view stands (``view.status``); compares equal to its text, e.g. ``"live"``.
+
+    >>> import reactivex, streamkit as sk
+    >>> frame = sk.LiveFrame(reactivex.never())
+    >>> frame.status == "live"
+    True
+    >>> frame.pause(); frame.status
+    <ViewState.PAUSED: 'paused'>
+    >>> frame.close(); frame.status
+    <ViewState.CLOSED: 'closed'>
+    >>> sk.LiveFrame(reactivex.of({"n": 1})).status   # the stream ended
+    <ViewState.COMPLETED: 'completed'>
+    """
 
     LIVE = "live"
     PAUSED = "paused"  # the display is frozen; messages are still collected
@@ -235,7 +280,7 @@ class Stream(Observable[T]):
     scheduler), the recording's clock on a replay. An observer that raises does not stop the others: the error
     goes to ``observer_failed`` (the client's problems) when given, else it propagates.
 
-    >>> import reactivex
+    >>> import reactivex, reactivex.operators
     >>> calls = []
     >>> numbers = Stream.of(reactivex.from_iterable([1, 2, 3]))
     >>> doubled = numbers.pipe(reactivex.operators.map(lambda n: calls.append(n) or 2 * n))
