@@ -35,6 +35,17 @@ class Faults:
         malformed: probability that a data frame is replaced by a broken one.
         stall_every: every this many seconds, stop sending and stop reading (so pings go unanswered)...
         stall_for: ...for this many seconds.
+
+    A simulator that drops every connection each 0.3 s; the client reconnects, re-subscribes and goes on:
+
+    >>> import streamkit as sk
+    >>> from streamkit.sim import Faults, MistSimulator
+    >>> with MistSimulator(seed=1, sites=1, aps=1, interval=0.05, faults=Faults(drop_every=0.3)) as sim:
+    ...     with sk.mist(url=sim.url, token=sim.token, reconnect=sk.Reconnect(initial=0.01)) as mist:
+    ...         rows = sk.collect(mist.subscribe(sim.channel("device_stats")), count=30, timeout=10)
+    ...         reconnects = mist.stats.reconnects
+    >>> len(rows), reconnects >= 1, sim.counts["dropped"] >= 1
+    (30, True, True)
     """
 
     drop_every: float | None = None
@@ -91,6 +102,23 @@ class Simulator(ABC):
 
     Start it with :meth:`start` (a script or a notebook cell; never blocks a kernel), ``with`` or
     ``async with``; :meth:`stop` frees the port and a later :meth:`start` serves on the same port again.
+
+    Args:
+        host, port: where to listen (port 0: a free one).
+        seed: the scenario's seed.
+        interval: seconds between scenario steps (0: as fast as possible).
+        faults: what to break (:class:`Faults`).
+        ssl: a TLS context to serve ``wss://`` and ``https://``.
+
+    >>> from streamkit.sim import MistSimulator
+    >>> sim = MistSimulator(seed=1, sites=1, aps=1).start()
+    >>> port = sim.port
+    >>> sim.running, sim.open_connections
+    (True, 0)
+    >>> sim.stop()
+    >>> sim.running, sim.start().port == port       # a restart serves on the same port
+    (False, True)
+    >>> sim.stop()
     """
 
     def __init__(

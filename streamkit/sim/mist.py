@@ -134,6 +134,13 @@ class MistSimulator(Simulator):
     Credentials it accepts, on the stream and on REST: ``token`` (``Authorization: Token ...``, any case),
     ``email``/``password`` (Basic, or ``POST /api/v1/login`` which sets the session cookies) and ``cookies``
     (a login session's ``sessionid`` and ``csrftoken``, also with a region suffix: ``sessionid.eu`` ...).
+
+    >>> import streamkit as sk
+    >>> with MistSimulator(seed=1, sites=1, aps=2, interval=0.05) as sim:
+    ...     with sk.mist(url=sim.url, token=sim.token) as mist:
+    ...         rows = sk.collect(mist.subscribe(sim.channel("client_stats")), count=3, timeout=10)
+    >>> len(rows), {"mac", "ap_mac", "rssi"} <= set(rows[0])
+    (3, True)
     """
 
     def __init__(

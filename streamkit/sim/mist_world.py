@@ -200,6 +200,14 @@ class MistWorld:
         roam_rate, churn_rate: chance per client per tick of roaming to another AP / leaving (a new one joins).
         mxedges: Mist Edges per site; mxedge_event_rate: chance per Mist Edge per tick of an event.
         located: per site, how many BLE assets, SDK clients, unconnected clients and discovered assets each.
+
+    Pure: no server, no clock of its own. :meth:`tick` advances it and builds the wanted channels' messages:
+
+    >>> world = MistWorld(seed=1, sites=1, aps=2, clients=3)
+    >>> channel = world.channels(world.sites[0])["device_stats"]
+    >>> messages = world.tick(world.now + 1, {channel})
+    >>> len(messages), messages[0][0] == channel, "mac" in messages[0][1]
+    (6, True, True)
     """
 
     def __init__(

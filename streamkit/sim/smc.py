@@ -113,6 +113,12 @@ class SmcSimulator(Simulator):
 
     Credentials it accepts: ``api_key`` (``POST {ver}/login``, logged in as the API client
     ``sim.api_client``) and ``login``/``password`` (``lms_login``, logged in as that administrator).
+
+    >>> import streamkit as sk
+    >>> with SmcSimulator(seed=1, interval=0.05) as sim, sk.smc(url=sim.url, api_key=sim.api_key) as smc:
+    ...     rows = sk.collect(smc.subscribe(context="fw_single"), count=2, timeout=10)
+    >>> rows[0].origin, rows[0]["name"], rows[0]["engine_node_status"]
+    (('context', 'fw_single'), 'fw-berlin node 1', 'Online')
     """
 
     def __init__(

@@ -122,6 +122,14 @@ class SmcWorld:
         vpns: policy VPNs of ``tunnels`` gateway tunnels each, hub and spokes (two endpoints per tunnel, one
             at each gateway). Tunnel and endpoint ids are base64 as on an SMC (``tunnels/MiM1OQ==``).
         flap_rate: chance per node per tick of a state change (offline, fail-over ...).
+
+    Pure: :meth:`tick` advances one step and says which elements' status changed.
+
+    >>> world = SmcWorld(seed=1)
+    >>> world.context_members("fw_single")[0]
+    '/7.2/elements/single_fw/1617/firewall_node/1618'
+    >>> world.status("/7.2/elements/single_fw/1617")["name"], isinstance(world.tick(), set)
+    ('fw-berlin', True)
     """
 
     def __init__(
