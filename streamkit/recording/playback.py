@@ -41,7 +41,22 @@ KINDS = {"WebSocket": "Feed"}
 
 @dataclass
 class ReplaySummary:
-    """What a replay read: frames, skipped corrupt lines (with their line numbers), where a damaged file ended."""
+    """What a replay read: frames, skipped corrupt lines (with their line numbers), where a damaged file ended.
+
+    >>> import shutil, tempfile, streamkit as sk
+    >>> from pathlib import Path
+    >>> from streamkit.sim import MistSimulator
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     channel = sim.channel("device_stats")
+    ...     with sk.mist(url=sim.url, token=sim.token, record=folder / "devices.jsonl.gz") as mist:
+    ...         live = sk.collect(mist.subscribe(channel), count=3, timeout=10)
+    >>> with sk.replay(folder / "devices.jsonl.gz", speed=None) as again:
+    ...     rows = sk.collect(again.subscribe(channel), timeout=10)
+    >>> again.summary.skipped, again.summary.stopped, str(again.summary).endswith("frames replayed")
+    ([], None, True)
+    >>> shutil.rmtree(folder)
+    """
 
     frames: int = 0
     skipped: list[int] = field(default_factory=list)
@@ -61,6 +76,24 @@ class RecordingReader:
 
     zlib directly rather than ``gzip.open``: a truncated file still gives every byte that made it to disk, and
     decompression releases the GIL, so a worker thread can read the next batch while the replay runs this one.
+
+    Args:
+        path: the recording.
+        summary: where to count frames and skipped lines (a new :class:`ReplaySummary` when not given).
+
+    >>> import shutil, tempfile, streamkit as sk
+    >>> from pathlib import Path
+    >>> from streamkit.sim import MistSimulator
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     channel = sim.channel("device_stats")
+    ...     with sk.mist(url=sim.url, token=sim.token, record=folder / "devices.jsonl.gz") as mist:
+    ...         live = sk.collect(mist.subscribe(channel), count=3, timeout=10)
+    >>> reader = sk.recording.RecordingReader(folder / "devices.jsonl.gz")
+    >>> reader.header["kind"], [entry.direction for entry in reader][:1]
+    ('Mist', ['out'])
+    >>> reader.close()
+    >>> shutil.rmtree(folder)
     """
 
     def __init__(self, path: str | Path, summary: ReplaySummary | None = None) -> None:
@@ -179,7 +212,21 @@ def read_recording(path: str | Path, summary: ReplaySummary | None = None) -> tu
 
 
 def read_header(path: str | Path) -> dict[str, Any]:
-    """The header of a recording (ValueError when ``path`` is not one)."""
+    """The header of a recording (ValueError when ``path`` is not one).
+
+    >>> import shutil, tempfile, streamkit as sk
+    >>> from pathlib import Path
+    >>> from streamkit.sim import MistSimulator
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     channel = sim.channel("device_stats")
+    ...     with sk.mist(url=sim.url, token=sim.token, record=folder / "devices.jsonl.gz") as mist:
+    ...         live = sk.collect(mist.subscribe(channel), count=3, timeout=10)
+    >>> header = sk.recording.read_header(folder / "devices.jsonl.gz")
+    >>> header["kind"], header["format"], header["url"] == sim.url, sim.token in str(header)   # no credentials
+    ('Mist', 2, True, False)
+    >>> shutil.rmtree(folder)
+    """
     reader = RecordingReader(path)
     reader.close()
     return reader.header
@@ -248,7 +295,27 @@ class ReplayClient(Client):
 
     Its streams run on the recording's clock (:attr:`clock`, a :class:`~streamkit._time.ReplayClock` at the
     recorded time of the frame being delivered): time windows and other time operators close as they did live,
-    with no ``scheduler=`` to pass.
+    with no ``scheduler=`` to pass. Create it with :func:`replay`.
+
+    Args:
+        path: the recording.
+        speed: 1 real time, 20 twenty times as fast, None flat out.
+        adapter: the protocol adapter (default: the one the header's ``kind`` names).
+
+    >>> import shutil, tempfile, streamkit as sk
+    >>> from pathlib import Path
+    >>> from streamkit.sim import MistSimulator
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     channel = sim.channel("device_stats")
+    ...     with sk.mist(url=sim.url, token=sim.token, record=folder / "devices.jsonl.gz") as mist:
+    ...         live = sk.collect(mist.subscribe(channel), count=3, timeout=10)
+    >>> again = sk.replay(folder / "devices.jsonl.gz", speed=None)
+    >>> rows = sk.collect(again.subscribe(channel), timeout=10)
+    >>> rows[:3] == live, again.state, again.header["kind"]
+    (True, <ConnectionState.COMPLETED: 'completed'>, 'Mist')
+    >>> again.close()
+    >>> shutil.rmtree(folder)
     """
 
     def __init__(self, path: str | Path, *, speed: float | None = 1.0, adapter: Adapter | None = None) -> None:

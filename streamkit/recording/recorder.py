@@ -31,12 +31,28 @@ if TYPE_CHECKING:
 
 __all__ = ["FLUSH_SECONDS", "FORMAT", "Entry", "Recorder", "decode_line", "encode_line", "record"]
 
+#: The version of the recording format, in each file's header (``"format"``); replay reads older ones too.
 FORMAT = 2
 FLUSH_SECONDS = 1.0
 
 
 class Entry(NamedTuple):
-    """One recorded frame."""
+    """One recorded frame: when (epoch seconds), which way (``"in"``/``"out"``), its subscription, the frame.
+
+    >>> import shutil, tempfile, streamkit as sk
+    >>> from pathlib import Path
+    >>> from streamkit.sim import MistSimulator
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     channel = sim.channel("device_stats")
+    ...     with sk.mist(url=sim.url, token=sim.token, record=folder / "devices.jsonl.gz") as mist:
+    ...         rows = sk.collect(mist.subscribe(channel), count=3, timeout=10)
+    >>> header, entries = sk.recording.read_recording(folder / "devices.jsonl.gz")
+    >>> first = next(entries)                          # what the client sent first: the subscription
+    >>> first.direction, first.frame.decode() == f'{{"subscribe":"{channel}"}}', first.at > 0
+    ('out', True, True)
+    >>> shutil.rmtree(folder)
+    """
 
     at: float
     direction: str  # "in" or "out"
@@ -95,7 +111,24 @@ class Recorder:
     """Writes what a client sends and receives to ``path`` (``.jsonl.gz``), rotating by size and/or time.
 
     Rotated files are ``name-0001.jsonl.gz``, ``name-0002.jsonl.gz`` ...; each starts with its own header.
-    Stop with :meth:`close`; closing the client stops it too.
+    Stop with :meth:`close`; closing the client stops it too. Create it with :func:`record`.
+
+    Args:
+        client: the client whose frames to record.
+        path: the first file, ``*.jsonl.gz``.
+        max_bytes / max_seconds: start a new file past this many (compressed) bytes / seconds.
+
+    >>> import shutil, tempfile, streamkit as sk
+    >>> from pathlib import Path
+    >>> from streamkit.sim import MistSimulator
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     with sk.mist(url=sim.url, token=sim.token) as mist:
+    ...         rec = sk.record(mist, folder / "devices.jsonl.gz", max_bytes=3000)    # tiny files, to rotate
+    ...         rows = sk.collect(mist.subscribe(sim.channel("device_stats")), count=12, timeout=10)
+    >>> len(rec.files) > 1, rec.files[1].name, rec.frames > 12
+    (True, 'devices-0001.jsonl.gz', True)
+    >>> shutil.rmtree(folder)
     """
 
     def __init__(
