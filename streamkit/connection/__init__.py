@@ -1,4 +1,16 @@
-"""The only place that opens network connections: transports, auth flows, the retry policy and the clients."""
+"""The only place that opens network connections: transports, auth flows, the retry policy and the clients.
+
+A client reports what its connection does on ``client.events``:
+
+>>> import streamkit as sk
+>>> from streamkit.sim import MistSimulator
+>>> with MistSimulator(seed=1, sites=1, aps=1, interval=0.05) as sim, sk.mist(url=sim.url, token=sim.token) as mist:
+...     events = []
+...     _ = mist.events.subscribe(events.append)
+...     rows = sk.collect(mist.subscribe(sim.channel("device_stats")), count=1, timeout=10)
+>>> [type(event).__name__ for event in events][:3]
+['Connecting', 'Connected', 'Subscribed']
+"""
 
 from .client import Client, Stats, Tap
 from .events import Closed, Connected, Connecting, Disconnected, Gap, Reconnecting

@@ -18,7 +18,20 @@ __all__ = ["FeedClient", "feed"]
 
 
 class FeedClient(Client):
-    """Any JSON WebSocket feed; create it with :func:`feed`."""
+    """Any JSON WebSocket feed; create it with :func:`feed`.
+
+    Here against an in-memory server that answers every subscription with one message (``{"subscribe": topic}``
+    and routing by the ``channel`` field are :func:`feed`'s defaults):
+
+    >>> import streamkit as sk
+    >>> from streamkit.connection import MemoryServer
+    >>> server = MemoryServer(respond=lambda connection, frame: connection.push('{"channel": "ticks", "n": 1}'))
+    >>> with sk.feed("wss://feed.example/ws", transport=server.connect) as ticks:
+    ...     sk.collect(ticks.subscribe("ticks"), count=1, timeout=10)
+    [Message({'channel': 'ticks', 'n': 1}, origin='ticks')]
+    >>> server.connections[0].sent
+    ['{"subscribe":"ticks"}', '{"unsubscribe":"ticks"}']
+    """
 
     def subscribe(self, topic: Topic = ALL) -> Stream[Message]:
         """The hot, shared Observable of one topic (``"*"``: everything no other subscription claims)."""

@@ -58,6 +58,14 @@ class MistClient(Client):
     Discovery (:meth:`orgs`, :meth:`sites`, :meth:`devices`, :meth:`maps`) answers with pandas DataFrames, using
     the same credentials as the stream at the REST host of the stream's cloud (``api-ws.`` becomes ``api.``; a
     simulator serves both on one port).
+
+    >>> import streamkit as sk
+    >>> from streamkit.sim import MistSimulator
+    >>> with MistSimulator(seed=1, sites=2, aps=1, interval=0.05) as sim, sk.mist(url=sim.url, token=sim.token) as mist:
+    ...     names = mist.sites()["name"].tolist()
+    ...     rows = sk.collect(mist.subscribe(sim.channel("device_stats", site=1)), count=2, timeout=10)
+    >>> names, rows[0].origin == sim.channel("device_stats", site=1)
+    (['site-01', 'site-02'], True)
     """
 
     def __init__(

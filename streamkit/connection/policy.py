@@ -21,6 +21,12 @@ __all__ = ["Decision", "Reconnect", "backoff", "certificate_error", "classify"]
 
 
 class Decision(Enum):
+    """What :func:`classify` makes of a failure.
+
+    >>> classify(ConnectionRefusedError()), classify(AuthenticationError("HTTP 401"))
+    (<Decision.RETRY: 'retry'>, <Decision.FATAL: 'fatal'>)
+    """
+
     RETRY = "retry"  # try again after the next backoff delay
     WAIT = "wait"  # rate limited: try again after the server's delay (at least Reconnect.rate_limit_wait)
     FATAL = "fatal"  # the same attempt would fail the same way: stop and tell every observer
@@ -35,7 +41,13 @@ def backoff(
     rand: Callable[[], float] = random.random,
 ) -> Iterator[float]:
     """Exponential delays ``initial * factor**n`` capped at ``cap``; each one is scaled by a random factor in
-    ``[1 - jitter, 1]`` ("equal jitter") so that many clients do not retry in lockstep."""
+    ``[1 - jitter, 1]`` ("equal jitter") so that many clients do not retry in lockstep.
+
+    >>> from itertools import islice
+    >>> delays = list(islice(backoff(initial=1, factor=2, cap=5), 5))
+    >>> [0.5 <= d / c <= 1 for d, c in zip(delays, [1, 2, 4, 5, 5])] == [True] * 5
+    True
+    """
     delay = initial
     while True:
         yield float(min(cap, delay) * (1 - jitter * rand()))
@@ -56,7 +68,11 @@ def certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None
 
 
 def classify(exc: BaseException) -> Decision:
-    """Whether a failure to connect (or a dropped connection) is worth another try."""
+    """Whether a failure to connect (or a dropped connection) is worth another try.
+
+    >>> classify(TimeoutError()), classify(RateLimited("HTTP 429", retry_after=30))
+    (<Decision.RETRY: 'retry'>, <Decision.WAIT: 'wait'>)
+    """
     if isinstance(exc, RateLimited):
         return Decision.WAIT
     if isinstance(exc, (AuthenticationError, InvalidURI)) or certificate_error(exc) is not None:
@@ -80,6 +96,14 @@ class Reconnect:
         max_attempts: give up after this many failed attempts in a row (``None``: never give up).
         rate_limit_wait: the least wait after an HTTP 429 (Mist asks for 30 s).
         classify: the error classifier (see :func:`classify`).
+
+    >>> import streamkit as sk
+    >>> from itertools import islice
+    >>> policy = sk.Reconnect(initial=1, cap=4, jitter=0, max_attempts=5)
+    >>> list(islice(policy.delays(), 4))
+    [1.0, 2.0, 4.0, 4.0]
+    >>> client = sk.mist(url="ws://127.0.0.1:9/api-ws/v1/stream", token="t", reconnect=policy)   # not yet connected
+    >>> client.close()
     """
 
     initial: float = 0.5

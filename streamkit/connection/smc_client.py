@@ -58,6 +58,14 @@ class SmcClient(Client):
     notebook) keeps going while it waits. A blocking HTTP client on the cell's thread would stall the loop
     instead (a simulator on it could never answer), and a second loop would need a second session. Async code
     awaits the a-prefixed forms (:meth:`aengines` ...), which never block.
+
+    >>> import streamkit as sk
+    >>> from streamkit.sim import SmcSimulator
+    >>> with SmcSimulator(seed=1, interval=0.05) as sim, sk.smc(url=sim.url, api_key=sim.api_key) as smc:
+    ...     rows = sk.collect(smc.subscribe(element="fw-berlin"), count=1, timeout=10)   # a name or an href
+    ...     href = smc.resolve("fw-berlin")
+    >>> rows[0]["name"], rows[0].origin == ("element", href)
+    ('fw-berlin', True)
     """
 
     def __init__(
