@@ -40,7 +40,15 @@ def _flatten_into(out: dict[str, Any], record: Mapping[str, Any], sep: str) -> d
 
 
 def flatten_record(record: Mapping[str, Any], sep: str = ".") -> dict[str, Any]:
-    """One record flattened as :func:`flatten` does (a :class:`~streamkit.Message` keeps its origin)."""
+    """One record flattened as :func:`flatten` does (a :class:`~streamkit.Message` keeps its origin).
+
+    Args:
+        record: a dict; sep: what joins the keys of nested dicts.
+
+    >>> from streamkit import ops
+    >>> ops.flatten_record({"mac": "a", "ip_stat": {"ip": "10.0.0.2", "gw": {"v4": "10.0.0.1"}}})
+    {'mac': 'a', 'ip_stat.ip': '10.0.0.2', 'ip_stat.gw.v4': '10.0.0.1'}
+    """
     # copy the top level in one go (C speed), then replace its nested dicts by their flattened fields
     return _flatten_into(copy_of(record), record, sep)
 
@@ -90,10 +98,22 @@ def flatten(*, sep: str = ".", explode: str | None = None) -> Operator:
     list item, or per key of a dict (the key goes to ``"radio_stat.key"``), the other fields repeated on each row.
     A record without the field passes through as one row. :class:`~streamkit.Message` origins are kept.
 
-    Example::
+    Args:
+        sep: what joins the keys of nested dicts.
+        explode: a field whose list items or dict entries become rows of their own.
 
-        devices.pipe(sk.ops.flatten())                        # cpu_util, ip_stat.gateway, radio_stat.band_5.channel ...
-        devices.pipe(sk.ops.flatten(explode="radio_stat"))    # one row per radio band
+    ``devices.pipe(sk.ops.flatten())`` gives ``cpu_util``, ``ip_stat.gateway``, ``radio_stat.band_5.channel`` ...;
+    ``flatten(explode="radio_stat")`` one row per radio band:
+
+    >>> import reactivex, streamkit as sk
+    >>> radios = {"band_24": {"channel": 6}, "band_5": {"channel": 36}}
+    >>> ap = {"mac": "a", "ip_stat": {"ip": "10.0.0.2"}, "radio_stat": radios}
+    >>> rows = sk.collect(reactivex.of(ap).pipe(sk.ops.flatten(explode="radio_stat")), timeout=5)
+    >>> rows  # doctest: +NORMALIZE_WHITESPACE
+    [{'mac': 'a', 'ip_stat.ip': '10.0.0.2', 'radio_stat.key': 'band_24', 'radio_stat.channel': 6},
+     {'mac': 'a', 'ip_stat.ip': '10.0.0.2', 'radio_stat.key': 'band_5', 'radio_stat.channel': 36}]
+    >>> sk.collect(reactivex.of(ap).pipe(sk.ops.flatten()), timeout=5)[0]["radio_stat.band_5.channel"]
+    36
     """
     if explode is None:
         return _Flatten(sep)
@@ -132,9 +152,12 @@ def parse_time(field: str = "_time", *, unit: str | None = None, into: str | Non
         unit: the unit of epoch numbers (``s ms us ns``); None: by magnitude (Mist's milliseconds are read right).
         into: the field to write the datetime to.
 
-    Example::
+    ``devices.pipe(sk.ops.parse_time("last_seen"))``; Mist's seconds and milliseconds both read right:
 
-        devices.pipe(sk.ops.parse_time("last_seen"))
+    >>> import reactivex, streamkit as sk
+    >>> seen = reactivex.of({"mac": "a", "last_seen": 1700000000}, {"mac": "b", "last_seen": 1700000000500})
+    >>> [str(row["last_seen"]) for row in sk.collect(seen.pipe(sk.ops.parse_time("last_seen")), timeout=5)]
+    ['2023-11-14 22:13:20+00:00', '2023-11-14 22:13:20.500000+00:00']
     """
     check_unit(unit)
     target = into or field

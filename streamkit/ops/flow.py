@@ -15,6 +15,7 @@ from ._base import KeyFn, Operator, PerSubscription, guarded, key_function, now,
 
 __all__ = ["POLICIES", "backpressure", "changes", "rate", "sample", "throttle"]
 
+#: The policies of :class:`backpressure`: what goes when the observer falls behind.
 POLICIES = ("latest", "drop_oldest", "buffer")
 
 
@@ -37,7 +38,20 @@ def _with_scheduler(
 def throttle(seconds: float, *, scheduler: abc.SchedulerBase | None = None) -> Operator:
     """At most one record per ``seconds``: the first of each period passes, the rest of the period is dropped.
 
-    Example: ``devices.pipe(sk.ops.throttle(1.0))``.
+    Args:
+        seconds: the period.
+        scheduler: the clock (default: the subscription's, else streamkit's loop).
+
+    ``devices.pipe(sk.ops.throttle(1.0))``; here four records a second, in virtual time:
+
+    >>> import reactivex
+    >>> from reactivex.testing import TestScheduler
+    >>> from streamkit import ops
+    >>> clock, out = TestScheduler(), []
+    >>> _ = reactivex.interval(0.25, scheduler=clock).pipe(ops.throttle(1.0, scheduler=clock)).subscribe(out.append)
+    >>> clock.advance_to(3.0)
+    >>> out
+    [0, 4, 8]
     """
     return _with_scheduler(lambda sched: rx.throttle_first(seconds, scheduler=sched), scheduler)
 
@@ -45,7 +59,20 @@ def throttle(seconds: float, *, scheduler: abc.SchedulerBase | None = None) -> O
 def sample(seconds: float, *, scheduler: abc.SchedulerBase | None = None) -> Operator:
     """Every ``seconds``, the newest record of the period (nothing when none arrived).
 
-    Example: ``cpu.pipe(sk.ops.sample(0.5))``.
+    Args:
+        seconds: the period.
+        scheduler: the clock (default: the subscription's, else streamkit's loop).
+
+    ``cpu.pipe(sk.ops.sample(0.5))``; here four records a second, in virtual time:
+
+    >>> import reactivex
+    >>> from reactivex.testing import TestScheduler
+    >>> from streamkit import ops
+    >>> clock, out = TestScheduler(), []
+    >>> _ = reactivex.interval(0.25, scheduler=clock).pipe(ops.sample(1.0, scheduler=clock)).subscribe(out.append)
+    >>> clock.advance_to(3.1)
+    >>> out
+    [2, 6, 10]
     """
     return _with_scheduler(lambda sched: rx.sample(seconds, scheduler=sched), scheduler)
 
@@ -77,11 +104,23 @@ class backpressure:
     Records are handed on from ``scheduler``, else streamkit's loop scheduler; never from the subscription's clock
     (a replay's clock only moves when frames arrive, so a hand-off waiting on it would stall).
 
-    Example::
+    Args:
+        policy: one of :data:`POLICIES`.
+        size: the most records pending per subscription (``"latest"``: 1).
+        scheduler: where records are handed on from.
 
-        bp = sk.ops.backpressure("drop_oldest", size=10_000)
-        devices.pipe(bp).subscribe(slow_writer)
-        bp.dropped
+    ``devices.pipe(bp := sk.ops.backpressure("drop_oldest", size=10_000)).subscribe(slow_writer)``; here five
+    records arrive at once and the observer gets the newest two:
+
+    >>> import reactivex
+    >>> from reactivex.testing import TestScheduler
+    >>> from streamkit import ops
+    >>> clock, out = TestScheduler(), []
+    >>> bp = ops.backpressure("drop_oldest", size=2, scheduler=clock)
+    >>> _ = reactivex.of(1, 2, 3, 4, 5).pipe(bp).subscribe(out.append)
+    >>> clock.advance_to(1)
+    >>> out, bp.dropped, bp.delivered, bp.pending
+    ([4, 5], 3, 2, 0)
     """
 
     def __init__(self, policy: str = "latest", *, size: int = 1000, scheduler: abc.SchedulerBase | None = None):
@@ -164,7 +203,20 @@ class backpressure:
 def rate(seconds: float = 1.0, *, scheduler: abc.SchedulerBase | None = None) -> Operator:
     """Messages per second of a stream, every ``seconds``: ``{"time": end, "count": n, "rate": n / seconds}``.
 
-    Example: ``devices.pipe(sk.ops.rate(5))``.
+    Args:
+        seconds: the length of each count.
+        scheduler: the clock (default: the subscription's, else streamkit's loop).
+
+    ``devices.pipe(sk.ops.rate(5))``; here four records a second, in virtual time:
+
+    >>> import reactivex
+    >>> from reactivex.testing import TestScheduler
+    >>> from streamkit import ops
+    >>> clock, out = TestScheduler(), []
+    >>> _ = reactivex.interval(0.25, scheduler=clock).pipe(ops.rate(1.0, scheduler=clock)).subscribe(out.append)
+    >>> clock.advance_to(2.1)
+    >>> out
+    [{'time': 1.0, 'count': 3, 'rate': 3.0}, {'time': 2.0, 'count': 4, 'rate': 4.0}]
     """
     if seconds <= 0:
         raise ValueError(f"seconds is a positive duration, not {seconds}")
@@ -207,8 +259,17 @@ def changes(key: KeyFn, fields: str | Sequence[str], *, include_first: bool = Fa
 
     Args:
         key: a field name or a function of the record; fields: the field (or fields) to compare.
+        include_first: whether a key's first record is a change.
 
-    Example: ``nodes.pipe(sk.ops.changes("name", "engine_node_status"))``.
+    >>> import reactivex, streamkit as sk
+    >>> nodes = reactivex.of(
+    ...     {"name": "fw-1", "engine_node_status": "Online"},
+    ...     {"name": "fw-1", "engine_node_status": "Online"},
+    ...     {"name": "fw-2", "engine_node_status": "Online"},
+    ...     {"name": "fw-1", "engine_node_status": "Offline"},
+    ... )
+    >>> sk.collect(nodes.pipe(sk.ops.changes("name", "engine_node_status")), timeout=5)
+    [{'name': 'fw-1', 'engine_node_status': 'Offline'}]
     """
     names = [fields] if isinstance(fields, str) else list(fields)
     key_of = key_function(key)
