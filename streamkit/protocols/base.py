@@ -37,7 +37,15 @@ def clip(raw: str | bytes) -> str | bytes:
 
 @dataclass(frozen=True, slots=True)
 class Subscribed:
-    """The server confirmed a subscription (SMC also gives its numbered ``subscription_id``)."""
+    """The server confirmed a subscription (SMC also gives its numbered ``subscription_id``).
+
+    >>> from streamkit.protocols import SmcProtocol
+    >>> p = SmcProtocol()
+    >>> p.subscribe(("context", "fw_single")); p.data_to_send()
+    ['{"context":"fw_single"}']
+    >>> p.parse('{"success": "ok", "subscription_id": 0}')
+    Subscribed(topic=('context', 'fw_single'), subscription_id=0)
+    """
 
     topic: Topic
     subscription_id: int | None = None
@@ -45,14 +53,24 @@ class Subscribed:
 
 @dataclass(frozen=True, slots=True)
 class Unsubscribed:
-    """The server confirmed that a subscription ended."""
+    """The server confirmed that a subscription ended.
+
+    >>> from streamkit.protocols import MistProtocol
+    >>> MistProtocol().parse('{"event": "channel_unsubscribed", "channel": "/test"}')
+    Unsubscribed(topic='/test')
+    """
 
     topic: Topic
 
 
 @dataclass(frozen=True, slots=True)
 class SubscribeFailed:
-    """The server refused a subscription; ``detail`` is its reason, word for word."""
+    """The server refused a subscription; ``detail`` is its reason, word for word.
+
+    >>> from streamkit.protocols import MistProtocol
+    >>> MistProtocol().parse('{"event": "subscribe_failed", "channel": "/sites/x", "detail": "forbidden"}')
+    SubscribeFailed(topic='/sites/x', detail='forbidden')
+    """
 
     topic: Topic
     detail: str
@@ -63,6 +81,10 @@ class Data(NamedTuple):
 
     The one event of the receive path's hot loop, so an immutable named tuple rather than a frozen dataclass:
     it is built several times faster.
+
+    >>> from streamkit.protocols import MistProtocol
+    >>> MistProtocol().parse('{"event": "data", "channel": "/test", "data": {"mac": "a"}}')
+    Data(topic='/test', payload={'mac': 'a'})
     """
 
     topic: Topic
@@ -71,7 +93,12 @@ class Data(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Unknown:
-    """A well-formed message the adapter has no meaning for; kept, not dropped."""
+    """A well-formed message the adapter has no meaning for; kept, not dropped.
+
+    >>> from streamkit.protocols import FeedProtocol
+    >>> FeedProtocol().parse('{"hello": 1}')          # no "channel" to route it by, and no "*" subscription
+    Unknown(message={'hello': 1}, raw='{"hello": 1}')
+    """
 
     message: Any
     raw: str | bytes
@@ -79,7 +106,13 @@ class Unknown:
 
 @dataclass(frozen=True, slots=True)
 class Malformed:
-    """A frame that broke the protocol: ``reason`` says how, ``raw`` keeps (the start of) the frame."""
+    """A frame that broke the protocol: ``reason`` says how, ``raw`` keeps (the start of) the frame.
+
+    >>> from streamkit.protocols import MistProtocol
+    >>> event = MistProtocol().parse("not json")
+    >>> event.raw, event.reason.startswith("frame is not valid JSON")
+    ('not json', True)
+    """
 
     raw: str | bytes
     reason: str
@@ -87,14 +120,24 @@ class Malformed:
 
 @dataclass(frozen=True, slots=True)
 class SubscribeRequest:
-    """Server side: a client asked for a subscription."""
+    """Server side: a client asked for a subscription.
+
+    >>> from streamkit.protocols import mist
+    >>> mist.parse_request('{"subscribe": "/test"}')
+    SubscribeRequest(topic='/test')
+    """
 
     topic: Topic
 
 
 @dataclass(frozen=True, slots=True)
 class UnsubscribeRequest:
-    """Server side: a client ended a subscription (SMC names it by ``subscription_id``)."""
+    """Server side: a client ended a subscription (SMC names it by ``subscription_id``).
+
+    >>> from streamkit.protocols import mist
+    >>> mist.parse_request('{"unsubscribe": "/test"}')
+    UnsubscribeRequest(topic='/test')
+    """
 
     topic: Topic
 
@@ -107,6 +150,14 @@ class Adapter(ABC):
 
     The adapter keeps the record of active subscriptions, so that after a reconnect the driver calls
     :meth:`connection_made` and sends what :meth:`data_to_send` returns to restore every one of them.
+
+    >>> from streamkit.protocols import MistProtocol
+    >>> p = MistProtocol()
+    >>> p.subscribe("/test"); _ = p.data_to_send()
+    >>> p.parse('{"event": "channel_subscribed", "channel": "/test"}')
+    Subscribed(topic='/test', subscription_id=None)
+    >>> p.connection_made(); p.data_to_send()         # after a reconnect: subscribe again
+    ['{"subscribe":"/test"}']
     """
 
     #: Whether the server confirms subscriptions. Without acks a subscription counts as active once sent.

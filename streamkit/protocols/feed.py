@@ -45,6 +45,12 @@ class FeedProtocol(Adapter):
         payload: key name or function giving what is delivered; default the whole message.
         ack: function recognising a subscription confirmation: returns its topic, or ``None``. Without it,
             a subscription counts as active as soon as it is sent.
+
+    >>> p = FeedProtocol(subscribe=lambda topic: {"op": "sub", "topic": topic}, route="topic", payload="data")
+    >>> p.subscribe("prices"); p.data_to_send()
+    ['{"op":"sub","topic":"prices"}']
+    >>> p.parse('{"topic": "prices", "data": {"px": 1.5}}')
+    Data(topic='prices', payload={'px': 1.5})
     """
 
     def __init__(

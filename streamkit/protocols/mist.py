@@ -127,7 +127,14 @@ def rest_url(stream: str) -> str:
 
 
 class MistProtocol(Adapter):
-    """Client side of the Mist stream: ``{"subscribe": channel}`` out, channel events in."""
+    """Client side of the Mist stream: ``{"subscribe": channel}`` out, channel events in.
+
+    >>> p = MistProtocol()
+    >>> p.subscribe("/sites/s1/stats/devices"); p.data_to_send()
+    ['{"subscribe":"/sites/s1/stats/devices"}']
+    >>> p.parse('{"event": "data", "channel": "/sites/s1/stats/devices", "data": {"cpu_util": 7}}')
+    Data(topic='/sites/s1/stats/devices', payload={'cpu_util': 7})
+    """
 
     def _subscribe_frames(self, topic: Topic) -> list[str]:
         return [dumps({"subscribe": topic})]

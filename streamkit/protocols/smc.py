@@ -94,7 +94,17 @@ def _check_topic(topic: Topic) -> tuple[str, str]:
 
 
 class SmcProtocol(Adapter):
-    """Client side of the SMC status socket."""
+    """Client side of the SMC status socket: ``{"context": ...}`` or ``{"element": href}`` out, numbered
+    subscriptions and their status in.
+
+    >>> p = SmcProtocol()
+    >>> p.subscribe(("context", "fw_single")); p.data_to_send()
+    ['{"context":"fw_single"}']
+    >>> p.parse('{"success": "ok", "subscription_id": 0}')
+    Subscribed(topic=('context', 'fw_single'), subscription_id=0)
+    >>> p.parse('{"subscription_id": 0, "fetch": 1, "status": {"name": "fw-berlin node 1"}}')
+    Data(topic=('context', 'fw_single'), payload={'name': 'fw-berlin node 1'})
+    """
 
     def __init__(self) -> None:
         super().__init__()
