@@ -7,7 +7,17 @@ times a second. The kernel merges them into one hot Observable. A worker's death
 shard elsewhere (beyond Dask's ``allowed-failures`` the supervisor resubmits it), the kernel deduplicates by
 incarnation and sequence number.
 
-Importing this package does not import Dask (``sk.cluster(...)`` does).
+Importing this package does not import Dask (``sk.cluster(...)`` does). What travels to a worker is a
+picklable description of the client, its credentials sealed in a :class:`Secret` that never prints:
+
+>>> import pickle, streamkit as sk
+>>> from streamkit.scale import describe
+>>> with sk.mist(url="ws://127.0.0.1:9/api-ws/v1/stream", token="s3cret") as mist:
+...     spec = describe(mist)
+>>> spec
+ClientSpec(MistClient ws://127.0.0.1:9/api-ws/v1/stream headers=Secret(<redacted>))
+>>> b"s3cret" in pickle.dumps(spec), "s3cret" in repr(spec)     # it travels, it never shows
+(True, False)
 """
 
 from __future__ import annotations

@@ -29,6 +29,11 @@ class ShardGap:
 
     ``cause`` is ``"shard lost"`` (its worker died or its task ended: the successor took over at ``end``) or
     ``"connection"`` (one of the shard's WebSockets dropped and reconnected; ``connection`` is its number).
+    A cluster subscription reports them on ``gap_events`` and in ``cluster.health()``.
+
+    >>> gap = ShardGap(shard=3, start=1_700_000_000.0, end=1_700_000_004.5, worker="tcp://10.0.0.7:40123")
+    >>> gap.cause, gap.duration
+    ('shard lost', 4.5)
     """
 
     shard: int

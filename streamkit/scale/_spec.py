@@ -66,7 +66,16 @@ class Secret:
 @dataclass(frozen=True)
 class ClientSpec:
     """How to build a client again on a worker: its class and constructor options; the headers (credentials)
-    in a :class:`Secret`. Made by :func:`describe` from a client such as ``sk.mist(...)``."""
+    in a :class:`Secret`. Made by :func:`describe` from a client such as ``sk.mist(...)``.
+
+    >>> import streamkit as sk
+    >>> with sk.mist(url="ws://127.0.0.1:9/api-ws/v1/stream", token="s3cret") as mist:
+    ...     spec = describe(mist)
+    >>> again = spec.build()                          # what a worker does with it
+    >>> type(again).__name__, again.url == mist.url
+    ('MistClient', True)
+    >>> again.close()
+    """
 
     kind: type[Client]
     adapter: Adapter
@@ -101,7 +110,17 @@ def describe(client: Client) -> ClientSpec:
     """The picklable description of ``client`` a worker builds its shard's client from.
 
     Raises StreamkitError for what cannot travel: an SMC client (its REST login is not described yet), a
-    recording client (``record=``), a client with a custom ``ssl=`` context, or a closed one.
+    recording client (``record=``), a replay, or a client with a custom ``ssl=`` context.
+
+    >>> import streamkit as sk
+    >>> with sk.mist(url="ws://127.0.0.1:9/api-ws/v1/stream", token="s3cret") as mist:
+    ...     describe(mist).kind.__name__
+    'MistClient'
+    >>> with sk.smc(url="http://127.0.0.1:9", api_key="key") as smc:
+    ...     describe(smc)
+    Traceback (most recent call last):
+    ...
+    streamkit.errors.StreamkitError: an SMC client cannot be sharded yet (its REST login runs in the kernel); ...
     """
     from ..connection.client import Client
     from ..connection.smc_client import SmcClient
