@@ -190,11 +190,14 @@ def time_of(record: Mapping[str, Any], field: str, unit: str | None = None) -> f
     return epoch_seconds(time_value(record, field), unit)
 
 
-def clock_texts(values: Iterable[Any], unit: str | None = None) -> tuple[list[str | None], date | None]:
+def clock_texts(
+    values: Iterable[Any], unit: str | None = None, *, dated: bool | None = None
+) -> tuple[list[str | None], date | None]:
     """Times as UTC text a person reads, all in one style, and the day they fall on when it is one.
 
-    The time of day alone when every time falls on one UTC day (that day is returned), else date and time;
-    milliseconds when any time has a fraction of a second. A value that is not a time gives None.
+    The time of day alone when every time falls on one UTC day (that day is returned), else date and time
+    (``dated`` decides instead, when given: several columns shown alike); milliseconds when any time has a
+    fraction of a second. A value that is not a time gives None.
 
     >>> clock_texts([1_795_455_844, "2026-11-23T19:55:00.5Z", None])
     (['17:44:04.000', '19:55:00.500', None], datetime.date(2026, 11, 23))
@@ -204,7 +207,7 @@ def clock_texts(values: Iterable[Any], unit: str | None = None) -> tuple[list[st
     stamps = [utc_datetime(value, unit) for value in values]
     days = {t.date() for t in stamps if t is not None}
     day = next(iter(days)) if len(days) == 1 else None
-    pattern = "%H:%M:%S" if day is not None else "%Y-%m-%d %H:%M:%S"
+    pattern = "%Y-%m-%d %H:%M:%S" if (day is None if dated is None else dated) else "%H:%M:%S"
     if any(t.microsecond for t in stamps if t is not None):
         return [None if t is None else t.strftime(pattern + ".%f")[:-3] for t in stamps], day
     return [None if t is None else t.strftime(pattern) for t in stamps], day

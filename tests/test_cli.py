@@ -222,6 +222,9 @@ def test_list_shows_what_to_subscribe_to_and_the_command_to_try():
         assert engines.returncode == 0 and "fw-berlin" in engines.stdout and "element:http" in engines.stderr
         vpns = run("elements", "vpn", "--url", smc_sim.url, "--json")
         assert [json.loads(line)["type"] for line in vpns.stdout.splitlines()] == ["vpn"]
+        every = run("devices", "site-01", "--all", "--url", mist_sim.url)  # API objects' epoch times read as times
+        assert every.returncode == 0 and "4 devices; times UTC" in every.stdout, every.stderr
+        assert re.search(r"│ \d{4}-\d\d-\d\d", every.stdout) and not re.search(r"\b1\d{9}\b", every.stdout)
         refused = subprocess.run(
             [*STREAMKIT, "list", "sites", "--url", mist_sim.url],
             capture_output=True,
@@ -328,10 +331,48 @@ def test_the_tail_table_aligns_numbers_and_shows_times(mist_sim):
         screen.print(table)
         text = screen.export_text()
         assert "_partition" not in text and "_offset" not in text
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", text)  # _time as a UTC time, not 1.79e9
+    assert re.search(r"│ \d\d:\d\d:\d\d(\.\d{3})? +│", text) and "times UTC" in text  # _time as a time, not 1.79e9
     assert [(column.header, column.justify) for column in chosen.columns] == [
         ("mac", "left"), ("uptime", "right"), ("_time", "left")
     ]  # fmt: skip
+
+
+def test_terminal_tables_show_numbers_times_and_missing_values_to_be_read():
+    from rich.console import Console
+
+    from streamkit.cli._common import terminal_table
+
+    rows = [
+        {"name": "ap1", "cpu": 12.5, "clients": 5.0, "rx_bytes": 1234567, "_partition": 0, "t": 1_795_455_844.25,
+         "last_seen": 1_795_455_800, "tags": ["a", "b"], "note": "[bold]not markup[/bold]", "up": True},
+        {"name": "ap2", "cpu": 3.125, "clients": float("nan"), "rx_bytes": 12, "_partition": 1, "t": 1_795_455_845,
+         "last_seen": None, "tags": None, "note": None, "up": False},
+    ]  # fmt: skip
+
+    def shown(table: object) -> list[list[str]]:
+        screen = Console(width=200, record=True, file=io.StringIO())
+        screen.print(table)
+        lines = screen.export_text().splitlines()
+        return [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+
+    table = terminal_table(rows, caption="2 devices")
+    assert [column.header for column in table.columns] == [
+        "name", "cpu", "clients", "rx_bytes", "t", "last_seen", "tags", "note", "up"
+    ]  # internal fields hidden, found by value (t) or by name (last_seen) as times  # fmt: skip
+    assert [column.justify for column in table.columns] == ["left", "right", "right", "right", *["left"] * 5]
+    assert shown(table) == [
+        ["ap1", "12.500", "5", "1,234,567", "17:44:04.250", "17:43:20", '["a","b"]', "[bold]not markup[/bold]", "True"],
+        ["ap2", "3.125", "-", "12", "17:44:05.000", "-", "-", "-", "False"],
+    ]  # one number of decimals per column, whole numbers (made floats by a NaN) as integers
+    assert table.caption == "2 devices; times UTC, 2026-11-23"
+    asked = terminal_table(rows, ["name", "_partition"])  # asked for: shown
+    assert shown(asked) == [["ap1", "0"], ["ap2", "1"]] and asked.caption is None
+    days = terminal_table([{"created": 1_700_000_000, "modified": 1_795_455_844}, {"created": 1_700_000_000.5}])
+    assert shown(days) == [
+        ["2023-11-14 22:13:20.000", "2026-11-23 17:44:04"], ["2023-11-14 22:13:20.500", "-"]
+    ] and days.caption == "times UTC"  # a date when the times span days  # fmt: skip
+    odd = terminal_table([{"ts": "soon", "tiny": 1e-9, "huge": 2e18}, {"ts": 1_795_455_844, "tiny": 0.5, "huge": 1}])
+    assert shown(odd) == [["soon", "1e-09", "2e+18"], ["17:44:04", "0.5", "1"]]  # not a time: as it is
 
 
 def test_replay_names_the_subscriptions_a_recording_holds(mist_sim, tmp_path):

@@ -145,6 +145,8 @@ def test_times_read_by_a_person_are_utc_and_as_short_as_they_stay_clear():
     assert clock_texts([1_686_592_607, 1_686_692_607]) == (["2023-06-12 17:56:47", "2023-06-13 21:43:27"], None)
     assert clock_texts([]) == ([], None) and clock_texts(["soon"]) == ([None], None)
     assert clock_texts([60_000], "ms") == (["00:01:00"], date(1970, 1, 1))  # a stated unit wins
+    assert clock_texts([T], dated=True)[0] == ["2023-06-12 17:56:47.500"]  # as other columns that span days
+    assert clock_texts([T, T + 86_400], dated=False)[0] == ["17:56:47.500", "17:56:47.500"]
     assert span_text(T, T + 0.25) == "17:56:47.500\N{EN DASH}17:56:47.750 UTC"
     assert span_text(T, "soon") is None
 

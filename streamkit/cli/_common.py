@@ -15,10 +15,10 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import AuthenticationError, StreamkitError
 
@@ -43,10 +43,12 @@ __all__ = [
     "cli_words",
     "console",
     "flat",
+    "internal",
     "open_source",
     "progress",
     "run_command",
     "scan_recording",
+    "terminal_table",
     "topics_of",
 ]
 
@@ -316,6 +318,101 @@ def flat(record: Any) -> dict[str, Any]:
     from ..ops.flatten import flatten_record
 
     return flatten_record(record) if isinstance(record, dict) else {"value": record}
+
+
+def internal(name: str) -> bool:
+    """Whether a field is bookkeeping rather than data: a leading underscore, except ``_time``.
+
+    >>> internal("_partition"), internal("_offset_start"), internal("_time"), internal("cpu_util")
+    (True, True, False, False)
+    """
+    return name.startswith("_") and name != "_time"
+
+
+def terminal_table(
+    rows: Sequence[Mapping[str, Any]],
+    names: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+    caption: str = "",
+    show_internal: bool = False,
+    fold: bool = False,
+) -> Any:
+    """A rich table of ``rows`` for the terminal, the one way the command line shows records.
+
+    Columns ``names`` as asked, or every field in order of appearance but internal ones (:func:`internal`, unless
+    ``show_internal``); time columns (by name or by value: :func:`~streamkit.sinks.view.is_time_column`) as
+    UTC text, the time of day alone when they all fall on one day (the caption says which); numbers right-aligned
+    with thousands separators and one number of decimals per column (at most 3); missing values as ``-``. Long
+    values are cut short with an ellipsis, or folded onto more lines with ``fold`` (values to copy, like hrefs).
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from .._time import clock_texts
+    from ..sinks.view import is_time_column
+
+    if names is None:
+        names = [name for name in dict.fromkeys(k for row in rows for k in row) if show_internal or not internal(name)]
+    columns = {name: [row.get(name) for row in rows] for name in names}
+    times = {name: values for name, values in columns.items() if is_time_column(name, values)}
+    every, day = clock_texts(value for values in times.values() for value in values)
+    clocks = {name: clock_texts(values, dated=day is None)[0] for name, values in times.items()}  # dated alike
+    note = f"times UTC, {day.isoformat()}" if day is not None else "times UTC" if any(every) else ""
+    table = Table(
+        title=title,
+        title_justify="left",
+        caption="; ".join(text for text in (caption, note) if text) or None,
+        caption_justify="left",
+    )
+    cells: list[list[str]] = []
+    for name, values in columns.items():
+        number = name not in times and any(_is_number(v) for v in values)
+        number = number and all(_missing(v) or _is_number(v) for v in values)
+        if name in times:  # a value that is not a time is shown as it is
+            cells.append([clock or _text(value) for clock, value in zip(clocks[name], values, strict=True)])
+        else:
+            cells.append(_number_texts(values) if number else [_text(value) for value in values])
+        justify: Literal["right", "left"] = "right" if number else "left"
+        if fold:
+            table.add_column(name, justify=justify, overflow="fold")
+        else:
+            table.add_column(name, justify=justify, overflow="ellipsis", max_width=28)
+    for row in zip(*cells, strict=True):
+        table.add_row(*(Text(cell) for cell in row))  # Text: a value is never read as rich markup
+    return table
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not _missing(value)
+
+
+def _text(value: Any) -> str:
+    """A value that is not a number as text: missing as ``-``, containers as compact JSON."""
+    if _missing(value):
+        return "-"
+    if isinstance(value, (dict, list, tuple)):
+        from .._json import dumps
+
+        try:
+            return dumps(value)
+        except TypeError:
+            return str(value)
+    return str(value)
+
+
+def _number_texts(values: list[Any]) -> list[str]:
+    """A column of numbers as text that lines up: thousands separators, the decimals the column needs (at most 3;
+    none for whole numbers, as integers that pandas made floats), the tiny and the huge in scientific notation."""
+    numbers = [v for v in values if not _missing(v)]
+    if any(abs(v) >= 1e15 or 0 < abs(v) < 1e-3 for v in numbers):
+        return ["-" if _missing(v) else f"{v:.6g}" for v in values]
+    decimals = max((len(f"{round(v, 3):.3f}".rstrip("0").partition(".")[2]) for v in numbers), default=0)
+    return ["-" if _missing(v) else f"{v:,.{decimals}f}" for v in values]
 
 
 def console(stderr: bool = False) -> Any:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ._common import add_command, console
+from ._common import add_command, console, terminal_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,8 +77,9 @@ def run(args: argparse.Namespace) -> None:
     if args.json:
         sys.stdout.write(table.to_json(orient="records", lines=True, date_format="iso"))
         return
-    shown = table if args.all else table[[c for c in COLUMNS[args.what] if c in table.columns]]
-    _print(shown, f"{len(table):,} {args.what}" + ("" if args.all else " (--all: every column; --json: for scripts)"))
+    names = None if args.all else [c for c in COLUMNS[args.what] if c in table.columns]
+    caption = f"{len(table):,} {args.what}" + ("" if args.all else " (--all: every column; --json: for scripts)")
+    console().print(terminal_table(table.to_dict("records"), names, caption=caption, fold=True))
     if len(table) and args.what in NEXT:
         first = next(str(table[c].iloc[0]) for c in ("id", "href", "name") if c in table.columns)
         site = str(table["site_id"].iloc[0]) if "site_id" in table.columns else args.argument  # an id, not a name
@@ -106,26 +107,3 @@ def _smc(args: argparse.Namespace) -> pd.DataFrame:
         if args.what == "engines":
             return client.engines()
         return client.elements(args.argument)
-
-
-def _print(table: pd.DataFrame, caption: str) -> None:
-    """The table on stdout: every row, the columns that fit, numbers right-aligned."""
-    import pandas as pd
-    from rich.table import Table
-
-    out = console()
-    view = Table(caption=caption, caption_justify="left")
-    for column in table.columns:
-        numeric = pd.api.types.is_numeric_dtype(table[column])
-        view.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
-    for row in table.itertuples(index=False):
-        view.add_row(*(_cell(value) for value in row))
-    out.print(view)
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.6g}"
-    return str(value)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ._common import KEY_FIELDS, add_command, flat, scan_recording
+from ._common import KEY_FIELDS, add_command, flat, internal, scan_recording
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -137,8 +137,6 @@ def _topic_parts(name: str, rows: list[dict[str, Any]], charts: bool) -> list[An
 
 def _chosen_columns(df: Any, key: str | None) -> list[str]:
     """The key, what names a row, the times, then the first other fields that have values; no internal fields."""
-    from .tail import internal
-
     usable = [
         c for c in df.columns if isinstance(c, str) and not internal(c) and df[c].notna().any() and not _nested(df[c])
     ]
@@ -157,7 +155,6 @@ def _trend_field(df: Any, key: str | None) -> str | None:
     import pandas as pd
 
     from ..sinks.view import is_time_column
-    from .tail import internal
 
     best: tuple[int, str] | None = None
     for c in [*(f for f in TREND_FIELDS if f in df.columns), *df.columns]:

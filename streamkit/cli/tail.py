@@ -18,13 +18,15 @@ from ._common import (
     add_source_options,
     console,
     flat,
+    internal,
     open_source,
+    terminal_table,
 )
 
 if TYPE_CHECKING:
     from ..connection.client import Client
 
-__all__ = ["Columns", "add_parser", "internal", "run"]
+__all__ = ["Columns", "add_parser", "run"]
 
 SHOWN_COLUMNS = 7
 #: ``--columns`` are checked against the fields of this many records (or of what came in CHECK_SECONDS).
@@ -61,15 +63,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="also show streamkit's and the feed's internal fields (_partition, _offset_* ...; _time always shows)",
     )
-
-
-def internal(name: str) -> bool:
-    """Whether a field is bookkeeping rather than data: a leading underscore, except ``_time``.
-
-    >>> internal("_partition"), internal("_offset_start"), internal("_time"), internal("cpu_util")
-    (True, True, False, False)
-    """
-    return name.startswith("_") and name != "_time"
 
 
 class Columns:
@@ -208,37 +201,8 @@ def run(args: argparse.Namespace) -> None:
 def _table(
     latest: dict[Hashable, dict[str, Any]], columns: Columns, seen: int, client: Client, status: ConnectionStatus
 ) -> Any:
-    from rich.table import Table
-
-    from ..sinks.view import is_time_column
-
-    rows = [dict(columns.select(row)) for row in list(latest.values())[-200:]]
-    names = columns.names(rows) if columns.checked else []
+    rows = [columns.select(row) for row in list(latest.values())[-200:]]
     title = f"{client.name} {status.url}: {seen:,} records, {len(latest):,} keys"
     if not status.connected:
         title += f" · {status.text}"
-    table = Table(title=title, title_justify="left")
-    for name in names:
-        values = [row.get(name) for row in rows]
-        if is_time_column(name, values):
-            for row in rows:
-                row[name] = _clock(row.get(name))
-            number = False
-        else:
-            number = any(_is_number(v) for v in values) and all(v is None or _is_number(v) for v in values)
-        table.add_column(name, overflow="ellipsis", max_width=28, justify="right" if number else "left")
-    for row in rows:
-        table.add_row(*("" if row.get(n) is None else str(row.get(n)) for n in names))
-    return table
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _clock(value: Any) -> Any:
-    """A time as UTC text a person reads (``2026-11-23 17:44:04Z``); anything else as it is."""
-    from .._time import utc_datetime
-
-    when = utc_datetime(value)
-    return value if when is None else when.strftime("%Y-%m-%d %H:%M:%SZ")
+    return terminal_table(rows, columns.names(rows) if columns.checked else [], title=title)
