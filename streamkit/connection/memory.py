@@ -33,7 +33,21 @@ Respond = Callable[["MemoryConnection", str], None]
 
 
 class MemoryConnection:
-    """One client connection to a :class:`MemoryServer`: the client's transport, and the test's handle on it."""
+    """One client connection to a :class:`MemoryServer`: the client's transport, and the test's handle on it.
+
+    ``push`` frames to the client, ``drop`` the connection, read what the client ``sent``:
+
+    >>> import streamkit as sk
+    >>> from streamkit.protocols import mist
+    >>> def respond(connection, frame):             # answer a subscription with an ack and one message
+    ...     connection.push(mist.subscribed_frame("/test"), mist.data_frame("/test", {"n": 1}))
+    >>> server = MemoryServer(respond=respond)
+    >>> with sk.mist(token="t", url="ws://memory/api-ws/v1/stream", transport=server.connect) as client:
+    ...     sk.collect(client.subscribe("/test"), count=1, timeout=5)
+    [Message({'n': 1}, origin='/test')]
+    >>> server.connections[0].sent
+    ['{"subscribe":"/test"}', '{"unsubscribe":"/test"}']
+    """
 
     def __init__(self, server: MemoryServer, url: str, headers: Mapping[str, str], options: TransportOptions):
         self.server = server
@@ -104,6 +118,20 @@ class MemoryServer:
 
     Args:
         respond: called with ``(connection, frame)`` for every frame a client sends (answer subscriptions here).
+
+    Here it refuses the credentials, as a server answering HTTP 401 at the upgrade does:
+
+    >>> import streamkit as sk
+    >>> server = MemoryServer()
+    >>> server.refuse(401)
+    >>> with sk.mist(token="t", url="ws://memory/api-ws/v1/stream", transport=server.connect) as client:
+    ...     try:
+    ...         sk.collect(client.subscribe("/test"), count=1, timeout=5)
+    ...     except sk.AuthenticationError as exc:
+    ...         print("HTTP 401" in str(exc))
+    True
+    >>> len(server.attempts), server.connections
+    (1, [])
     """
 
     def __init__(self, respond: Respond | None = None) -> None:
