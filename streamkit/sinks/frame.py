@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reactivex import Observable
 
 from ..notebook.display import show_html
+from .grid import HEAD_PX, ROW_PX, Grid, grid_available, parse_sort
+from .plot import closest_first
 from .state import TableState
 from .view import LiveView, span_of
 
@@ -19,20 +22,35 @@ if TYPE_CHECKING:
 __all__ = ["LiveFrame"]
 
 STYLE = (
-    "<style>.sk-live td,.sk-live th{padding:2px 8px;font-size:12px;text-align:right;white-space:nowrap}"
-    ".sk-live tr.sk-new td{background:rgba(255,200,0,.25)}.sk-head{font-size:12px;color:#555;margin:2px 0}</style>"
+    "<style>.sk-live{border-collapse:collapse;color:var(--jp-ui-font-color1,#222)}"
+    ".sk-live td,.sk-live th{padding:2px 8px;font-size:12px;white-space:nowrap;text-align:left}"
+    ".sk-live th{border-bottom:1px solid var(--jp-border-color1,#bbb);font-weight:600}"
+    ".sk-live td.sk-num,.sk-live th.sk-num{text-align:right;font-variant-numeric:tabular-nums}"
+    ".sk-live td.sk-new{background:var(--jp-warn-color3,rgba(255,200,0,.3))}"
+    ".sk-head{font-size:12px;color:var(--jp-ui-font-color2,#555);margin:2px 0}"
+    ".sk-head .sk-error{color:var(--jp-error-color1,#c62828)}.sk-title{font-weight:600;font-size:13px}</style>"
 )
 
 
 class LiveFrame(LiveView):
     """A live, bounded table of a stream's records; ``frame.df`` is a pandas DataFrame snapshot at any time.
 
+    In a notebook the table is Perspective's grid (``perspective-python``, in the ``notebook`` extra): sort,
+    filter, group and pick columns in the browser, over every row held; times shown as dates in the browser's
+    time zone (or ``tz``), numbers formatted, missing values as ``-``; in a keyed frame a changed number flashes.
+    Without it (or with ``grid=False``) the cell shows the newest ``show`` rows as an HTML table.
+
     Args:
         source: an Observable of dicts (records, flattened rows) or of DataFrames (window results).
         key: keyed mode: the latest row per key (e.g. ``"mac"``); without it rows are appended.
         merge: keyed mode merges each record's fields into its key's row (default) rather than replacing it.
         max_rows / max_age: bounds (``max_age`` as seconds or ``"15min"``); the oldest rows go first.
-        fps: most display updates per second; show: rows shown in the cell (newest first).
+        columns: the fields shown, in order; default all but internal ones (named ``_...``, e.g. ``_partition``),
+            which the grid's column list still offers.
+        sort_by: a field, ``"-field"`` for descending, or a list of them (default: newest first).
+        title: a title above the table. tz: time zone of the times shown (e.g. ``"UTC"``; default the browser's).
+        grid: the interactive grid (default when Perspective is installed) or the HTML table (False).
+        fps: most display updates per second; show: rows shown by the HTML table (the grid's height too).
 
     In a cell, ``frame`` shows a table that keeps updating; ``frame.df`` is a DataFrame of it at any time:
 
@@ -41,7 +59,7 @@ class LiveFrame(LiveView):
     >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
     ...     with sk.mist(url=sim.url, token=sim.token) as mist:
     ...         devices = mist.subscribe(sim.channel("device_stats")).pipe(sk.ops.flatten())
-    ...         frame = sk.LiveFrame(devices, key="mac", max_rows=10_000)
+    ...         frame = sk.LiveFrame(devices, key="mac", max_rows=10_000, sort_by="-uptime", title="APs")
     ...         rows = sk.collect(devices, count=8, timeout=10)     # meanwhile the frame fills
     >>> df = frame.df
     >>> frame.state.received >= 8, len(frame) == len(df) <= len(sim.devices)    # the latest row per device
@@ -61,12 +79,29 @@ class LiveFrame(LiveView):
         max_rows: int | None = 10_000,
         max_age: float | str | None = None,
         merge: bool = True,
+        columns: Sequence[str] | None = None,
+        sort_by: str | Sequence[str] | None = None,
+        title: str | None = None,
+        tz: str | None = None,
+        grid: bool | None = None,
         fps: float = 4.0,
         show: int = 15,
     ) -> None:
+        if isinstance(columns, str):
+            raise TypeError(f"columns is a list of field names, e.g. columns=[{columns!r}]")
+        if grid and not grid_available():
+            raise ImportError("the grid needs perspective-python: pip install 'streamkit[notebook]'")
         self.state = TableState(key=key, max_rows=max_rows, max_age=max_age, merge=merge)
+        self.columns = list(columns) if columns is not None else None
+        self.sort_by = parse_sort(sort_by)  # checked here, so a typo fails at once rather than in the browser
+        self.title = title
+        self.tz = tz
         self.show = show
-        self._shown_keys: set[Hashable] = set()
+        self._use_grid = grid_available() if grid is None else grid
+        #: The Perspective grid once the frame is shown (None before, or for the HTML table).
+        self.grid: Grid | None = None
+        self._head: Any = None
+        self._shown: dict[Hashable, dict[str, Any]] = {}  # HTML table: the rows drawn last, for changed cells
         super().__init__(source, fps=fps)
 
     def __repr__(self) -> str:
@@ -133,39 +168,146 @@ class LiveFrame(LiveView):
             f"{mark} {self.status} · {len(self.state):,} rows ({mode}) · {self.rate:,.1f} rec/s · "
             f"{self.state.received:,} received · {self.state.evicted:,} evicted"
         )
+        missing = self._missing_columns()
+        if missing:
+            text += f" · {html.escape(missing)}"
         if self.error is not None:
-            text += f" · error: {html.escape(str(self.error))}"
-        return f"<div class='sk-head'>{text}</div>"
+            text += f" · <span class='sk-error'>error: {html.escape(str(self.error))}</span>"
+        title = f"<div class='sk-title'>{html.escape(self.title)}</div>" if self.title and self.grid is None else ""
+        return f"{title}<div class='sk-head'>{text}</div>"
+
+    def _missing_columns(self) -> str:
+        """What to say of chosen columns no row has had (closest fields first), once rows have come."""
+        if self.columns is None or not len(self.state):
+            return ""
+        fields = list(self.grid.kinds) if self.grid is not None else list(self.state.frame(newest=50).columns)
+        absent = [c for c in self.columns if c not in fields]
+        if not absent:
+            return ""
+        known = ", ".join(closest_first(absent[0], [f for f in fields if not f.startswith("_")])[:8])
+        return f"no field {', '.join(map(repr, absent))} in the rows so far; fields: {known}"
 
     def _table_html(self) -> str:
+        if self.grid is None:
+            self.state.changed_keys = set()  # only the grid reads them (the HTML table compares shown rows)
         rows = self.state.rows(newest=self.show)[::-1]
         if not rows:
+            if self.error is not None:
+                return "<i>no rows: the stream failed before any record came (see the error above)</i>"
+            if self.completed or self.closed:
+                return f"<i>no rows: the stream {'completed' if self.completed else 'was closed'} empty</i>"
             return "<i>waiting for records…</i>"
+        return _html_table(self._readable(rows), self._changed_cells(rows))
+
+    def _readable(self, rows: list[dict[str, Any]]) -> Any:
         import pandas as pd
 
+        from .reports import readable
+
         table = pd.DataFrame(rows)
-        changed = self.state.changed_keys
-        self.state.changed_keys = set()
-        body: str = table.to_html(index=False, classes="sk-live", border=0, na_rep="", max_cols=40, escape=True)
+        shown = self.columns or [c for c in table.columns if not str(c).startswith("_")]
+        table = table[[c for c in shown if c in table.columns]]
+        for name, direction in reversed(self.sort_by):
+            if name in table.columns:
+                table = table.sort_values(name, ascending=direction == "asc", kind="stable", na_position="last")
+        return readable(table)[0]
+
+    def _changed_cells(self, rows: list[dict[str, Any]]) -> list[set[str]]:
+        """Per shown row of a keyed frame, the fields whose value changed since the last draw."""
         key_of = self.state.key_of
-        if key_of is not None and changed:
-            body = _mark_rows(body, [key_of(row) in changed for row in rows])
-        return body
+        if key_of is None:
+            return [set() for _ in rows]
+        before, self._shown = self._shown, {}
+        marks = []
+        for row in rows:
+            key = key_of(row)
+            old = before.get(key)
+            marks.append(set() if old is None else {f for f, v in row.items() if old.get(f, v) != v})
+            self._shown[key] = row
+        return marks
 
     def _repr_html_(self) -> str:
         self._flush()
         return STYLE + self._header() + self._table_html()
 
     def _render(self) -> None:
-        self._widget.value = self._repr_html_()
+        if self.grid is None:
+            self._widget.value = self._repr_html_()
+            return
+        with self._lock:
+            self.grid.sync()
+        self._head.value = STYLE + self._header()
 
     def _ipython_display_(self) -> None:
-        self._widget = show_html(self, self._widget)
+        if not self._use_grid:
+            self._widget = show_html(self, self._widget)
+            return
+        from IPython.display import display
+
+        if self._widget is None:
+            self._widget = self._grid_widget()
+        display(self._widget)
+
+    def _grid_widget(self) -> Any:
+        import ipywidgets
+
+        from ..notebook.theme import theme_watch
+
+        grid = self.grid = Grid(
+            self.state,
+            columns=self.columns,
+            sort_by=[("-" if d == "desc" else "") + n for n, d in self.sort_by] or None,
+            title=self.title,
+            tz=self.tz,
+            height=HEAD_PX + ROW_PX * max(self.show, 5),
+        )
+        watch = theme_watch()
+        watch.observe(
+            lambda change: setattr(grid.widget, "theme", "Pro Dark" if change["new"] else "Pro Light"), "dark"
+        )
+        self._head = ipywidgets.HTML(STYLE + self._header())
+        self._draw(force=True)
+        return ipywidgets.VBox([self._head, grid.widget, watch])
 
 
-def _mark_rows(body: str, marks: list[bool]) -> str:
-    """Give the table rows that changed since the last frame a highlight class."""
-    head, _, rest = body.partition("<tbody>")
-    first, *rows = rest.split("<tr>")
-    marked = "".join(("<tr class='sk-new'>" if mark else "<tr>") + row for mark, row in zip(marks, rows, strict=False))
-    return head + "<tbody>" + first + marked
+def _html_table(table: Any, marks: list[set[str]]) -> str:
+    """An HTML table of a readable DataFrame: numbers right-aligned (whole floats without decimals, others to
+    three significant decimals), missing values as ``-``, changed cells marked."""
+    import pandas as pd
+
+    numeric = {name for name in table.columns if pd.api.types.is_numeric_dtype(table[name])}
+    head = "".join(
+        f"<th class='sk-num'>{html.escape(str(c))}</th>" if c in numeric else f"<th>{html.escape(str(c))}</th>"
+        for c in table.columns
+    )
+    body = []
+    for (_, row), changed in zip(table.iterrows(), marks, strict=True):
+        cells = []
+        for name, value in row.items():
+            classes = ("sk-num " if name in numeric else "") + ("sk-new" if name in changed else "")
+            cell = f"<td class='{classes.strip()}'>" if classes.strip() else "<td>"
+            cells.append(cell + html.escape(_cell_text(value)) + "</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table class='sk-live'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _cell_text(value: Any) -> str:
+    """A value as the HTML table shows it.
+
+    >>> _cell_text(5.0), _cell_text(0.123456), _cell_text(1234567.891), _cell_text(float("nan")), _cell_text(None)
+    ('5', '0.123', '1,234,568', '-', '-')
+    >>> _cell_text(True), _cell_text(["a", 1]), _cell_text(2_000_000)
+    ('True', "['a', 1]", '2,000,000')
+    """
+    from numpy import bool_ as numpy_bool
+    from pandas import NA as _NA
+
+    if value is None or value is _NA or (isinstance(value, float) and value != value):
+        return "-"
+    if isinstance(value, (bool, numpy_bool)):
+        return str(value)
+    if isinstance(value, Integral) or (isinstance(value, float) and value.is_integer()):
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    return str(value)

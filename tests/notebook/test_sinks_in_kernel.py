@@ -19,12 +19,14 @@ mist = sk.mist(url=sim.url, token=sim.token)
 rows = mist.subscribe(sim.channel('device_stats')).pipe(ops.flatten())
 frame = sk.LiveFrame(rows, max_rows=100_000, fps=4)
 plot = sk.LivePlot(rows, x='_time', y='cpu_util', color='mac', fps=4)
-display(frame, plot)
+table = sk.LiveFrame(rows, key='mac', grid=False, fps=4)
+display(frame, plot, table)
 """
 PROBE = """
 print(json.dumps({"rows": len(frame.df), "points": sum(len(t.y or ()) for t in plot.figure.data),
                   "frame_renders": frame.renders, "plot_renders": plot.renders,
-                  "widget_rows": frame._widget.value.count('<tr')}))
+                  "grid_rows": frame.grid.table.size(), "held": len(frame),
+                  "html_rows": table._widget.value.count('<tr')}))
 """
 
 
@@ -40,12 +42,13 @@ def test_frame_and_figure_grow_while_the_kernel_is_idle_and_respect_fps():
         client.execute_cell(nb.cells[2], 2)
         client.execute_cell(nb.cells[3], 3)
     outputs = nb.cells[0].outputs
-    assert [o["output_type"] for o in outputs] == ["display_data", "display_data"]
+    assert [o["output_type"] for o in outputs] == ["display_data"] * 3
     assert all("application/vnd.jupyter.widget-view+json" in o["data"] for o in outputs)  # live widgets
     first, second = (json.loads(text(nb.cells[i].outputs)) for i in (1, 2))
     assert 0 < first["rows"] < second["rows"]  # grew between cells, with no cell running
     assert 0 < first["points"] < second["points"]
-    assert second["widget_rows"] > 1  # the table widget shows rows
+    assert 0 < first["grid_rows"] < second["grid_rows"] <= second["held"]  # the grid's table follows the frame
+    assert second["html_rows"] > 1  # the HTML table widget shows rows
     for key in ("frame_renders", "plot_renders"):
         renders = second[key]
         assert len(renders) >= 4
