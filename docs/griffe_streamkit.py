@@ -2,7 +2,8 @@
 ``>>>`` sessions, ``::`` literal blocks); this turns them into the Markdown mkdocstrings renders.
 
 - ``:func:`collect``` (any role) becomes inline code;
-- a ``>>>`` session (up to the next blank line, as doctest reads it) becomes a fenced ``pycon`` block;
+- a ``>>>`` session (up to the next blank line, as doctest reads it) becomes a fenced ``pycon`` block, without
+  ``# doctest:`` directives;
 - ``Example::`` and an indented block become a fenced ``python`` block;
 - special methods (``__repr__`` ...) are left out of the pages;
 - a constant or type alias takes the ``#:`` comment above it as its docstring (Sphinx's convention).
@@ -17,6 +18,7 @@ from typing import Any
 
 import griffe
 
+DIRECTIVE = re.compile(r"\s*# doctest: .*$")  # how doctest compares output: nothing a reader needs
 ROLE = re.compile(r":(?:func|meth|class|attr|data|mod|exc|obj|const):`~?\.?([^`]+)`")
 
 
@@ -40,6 +42,7 @@ def markdown(text: str) -> str:
                 i += 1
             if out and out[-1].strip():
                 out.append("")
+            block = [DIRECTIVE.sub("", b) for b in block]
             out += [pad + "```pycon", *(pad + b for b in block), pad + "```"]
             continue
         if stripped.endswith("::") and not stripped.startswith(".."):

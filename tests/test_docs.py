@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import os
-import pkgutil
 import subprocess
 import sys
 import types
@@ -36,6 +36,8 @@ PUBLIC_MODULES = (
 #: The modules whose every public name must have a docstring with a runnable example (``>>>``).
 EXAMPLE_MODULES = (
     "streamkit",
+    "streamkit.core",
+    "streamkit.protocols",
     "streamkit.ops",
     "streamkit.sinks",
     "streamkit.sim",
@@ -124,17 +126,24 @@ def _source_file(obj: Any) -> str:
     return str(Path(path).relative_to(ROOT)) if path else "?"
 
 
-def _data_documented(module: str, name: str) -> bool:
-    """A constant or type alias is documented by a ``#:`` comment above its assignment (what the site shows)."""
-    mod = importlib.import_module(module)
-    here = Path(str(mod.__file__))
-    paths = [here] + [here.parent / f"{info.name}.py" for info in pkgutil.iter_modules(getattr(mod, "__path__", []))]
-    for path in paths:
-        lines = path.read_text().splitlines() if path.is_file() else []
-        for i, line in enumerate(lines):
-            if line.startswith((f"{name} =", f"{name}: ")) and i and lines[i - 1].startswith("#:"):
-                return True
-    return False
+@functools.cache
+def _static_package() -> Any:
+    """streamkit as griffe reads it from source (what mkdocstrings renders)."""
+    import griffe
+
+    return griffe.load("streamkit", search_paths=[str(ROOT)])
+
+
+def _data_documented(module: str, name: str) -> tuple[bool, str]:
+    """Whether a constant or type alias is documented by a ``#:`` comment above its assignment (what the site
+    shows), and the file that defines it."""
+    found = _static_package()[f"{module}.{name}".removeprefix("streamkit.")]
+    target = found.final_target if found.is_alias else found
+    where = str(Path(target.filepath).relative_to(ROOT))
+    if target.docstring is not None:
+        return True, where
+    lines = target.module.lines
+    return bool(target.lineno and target.lineno > 1 and lines[target.lineno - 2].lstrip().startswith("#:")), where
 
 
 def lacking_examples() -> dict[str, list[str]]:
@@ -151,8 +160,9 @@ def lacking_examples() -> dict[str, list[str]]:
             elif (inspect.isclass(obj) or inspect.isroutine(obj)) and getattr(obj, "__name__", None) == name:
                 where, doc = _source_file(obj), _own_docstring(obj)
             else:  # a constant or a type alias: a #: comment documents it; its module's docstring shows it in use
-                if not _data_documented(module, name):
-                    lacking.setdefault(module, []).append(f"{name} (a constant without a #: comment)")
+                documented, where = _data_documented(module, name)
+                if not documented:
+                    lacking.setdefault(where, []).append(f"{name} (a constant without a #: comment)")
                 continue
             if not doc or ">>>" not in doc:
                 what = obj.__name__ if isinstance(obj, types.ModuleType) else obj.__qualname__

@@ -142,6 +142,7 @@ class UnsubscribeRequest:
     topic: Topic
 
 
+#: What :meth:`Adapter.parse` returns: one typed event per frame.
 Event: TypeAlias = Subscribed | Unsubscribed | SubscribeFailed | Data | Unknown | Malformed
 
 
