@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from operator import itemgetter
+from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from reactivex import Observable
 from reactivex import operators as rx
 
 from .._time import utc_timestamp
@@ -27,34 +27,88 @@ def window_frame(window: Window | Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame.from_records(items) if items else pd.DataFrame()
 
 
-def _present(values: list[Any]) -> list[Any]:
-    return [v for v in values if v is not None and v == v]  # pandas skips None and NaN
+# Each fast reduction folds one value at a time into its slot of a group's states (pandas skips None and NaN:
+# ``value == value`` is false for NaN). A fold costs a call per reduction and record, and keeps no records.
 
 
-def _mean(values: list[Any]) -> float:
-    present = _present(values)
-    return math.fsum(present) / len(present) if present else math.nan
+def _size(states: list[Any], i: int, value: Any) -> None:
+    states[i] += 1
 
 
-def _extreme(pick: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
-    def reduce(values: list[Any]) -> Any:
-        present = _present(values)
-        return pick(present) if present else math.nan
-
-    return reduce
+def _count(states: list[Any], i: int, value: Any) -> None:
+    if value is not None and value == value:
+        states[i] += 1
 
 
-#: Reductions computed without pandas (same results, no per-window pandas overhead); others go to pandas.
-FAST: dict[str, Callable[[list[Any]], Any]] = {
-    "size": len,
-    "count": lambda values: len(_present(values)),
-    "sum": lambda values: sum(_present(values)),
-    "mean": _mean,
-    "min": _extreme(min),
-    "max": _extreme(max),
-    "nunique": lambda values: len(set(_present(values))),
-    "first": lambda values: next(iter(_present(values)), math.nan),
-    "last": lambda values: next(iter(reversed(_present(values))), math.nan),
+def _sum(states: list[Any], i: int, value: Any) -> None:
+    if value is not None and value == value:
+        states[i] += value  # in arrival order from 0, as sum() adds
+
+
+def _mean(states: list[Any], i: int, value: Any) -> None:
+    if value is not None and value == value:
+        state = states[i]
+        state[0] += value
+        state[1] += 1
+
+
+def _min(states: list[Any], i: int, value: Any) -> None:
+    if value is not None and value == value and (states[i] is None or value < states[i]):
+        states[i] = value  # the first of equal values stays, as min() keeps it
+
+
+def _max(states: list[Any], i: int, value: Any) -> None:
+    if value is not None and value == value and (states[i] is None or value > states[i]):
+        states[i] = value
+
+
+def _first(states: list[Any], i: int, value: Any) -> None:
+    if states[i] is None and value is not None and value == value:
+        states[i] = value
+
+
+def _last(states: list[Any], i: int, value: Any) -> None:
+    if value is not None and value == value:
+        states[i] = value
+
+
+def _nunique(states: list[Any], i: int, value: Any) -> None:
+    if value is not None and value == value:
+        states[i].add(value)
+
+
+def _none() -> None:
+    return None
+
+
+def _zero() -> int:
+    return 0
+
+
+def _pair() -> list[Any]:
+    return [0, 0]
+
+
+def _or_nan(state: Any) -> Any:
+    return math.nan if state is None else state
+
+
+def _same(state: Any) -> Any:
+    return state
+
+
+#: Reductions folded record by record (same results as pandas, no per-window pandas groupby): each one's fold,
+#: its empty state and the value of a state; others go to pandas' ``groupby().agg()``.
+FAST: dict[str, tuple[Callable[[list[Any], int, Any], None], Callable[[], Any], Callable[[Any], Any]]] = {
+    "size": (_size, _zero, _same),
+    "count": (_count, _zero, _same),
+    "sum": (_sum, _zero, _same),
+    "mean": (_mean, _pair, lambda state: state[0] / state[1] if state[1] else math.nan),
+    "min": (_min, _none, _or_nan),
+    "max": (_max, _none, _or_nan),
+    "nunique": (_nunique, set, len),
+    "first": (_first, _none, _or_nan),
+    "last": (_last, _none, _or_nan),
 }
 
 
@@ -62,49 +116,103 @@ def _group_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple((v is None, str(type(v)), v if v is not None else 0) for v in key)
 
 
-def _fast(items: list[Any], groups: list[str], named: dict[str, tuple[str, Any]]) -> dict[str, list[Any]]:
-    """The aggregate's columns (group columns, then one per named aggregate), computed without pandas."""
-    columns = {column: [record.get(column) for record in items] for column, _ in named.values()}
-    positions: dict[Any, list[int]] = {}
-    if len(groups) == 1:
-        only = groups[0]
-        for i, value in enumerate([record.get(only) for record in items]):
-            found = positions.get(value)
-            if found is None:
-                positions[value] = [i]
-            else:
-                found.append(i)
-        positions = {(value,): found for value, found in positions.items()}
-    elif groups:
-        for i, record in enumerate(items):
-            positions.setdefault(tuple(record.get(g) for g in groups), []).append(i)
-    else:
-        positions[()] = list(range(len(items)))
-    keys = sorted(positions, key=_group_order)
-    out: dict[str, list[Any]] = {g: [key[n] for key in keys] for n, g in enumerate(groups)}
-    for name in named:
-        out[name] = []
-    for key in keys:
-        take = itemgetter(*positions[key])
-        count = len(positions[key])
-        for name, (column, how) in named.items():
-            out[name].append(FAST[how](_as_list(take(columns[column]), count)))
-    return out
+class Folds:
+    """The fast reductions of one :func:`aggregate`, folded as records come: each window's records go into a
+    :class:`Folded` (its groups, from the group to one state per named reduction), which gives the window's frame.
+    ``aggregate`` folds a window's list of records in one go; ``event_windows`` followed by an aggregate folds each
+    record as it arrives, so no window keeps its records.
+    """
+
+    def __init__(self, groups: list[str], named: dict[str, tuple[str, str]]) -> None:
+        self.groups = groups
+        self.named = named
+        self.needed = {column for column, _ in named.values()} | set(groups)
+        self._steps = tuple((i, column, FAST[how][0]) for i, (column, how) in enumerate(named.values()))
+        self._empty = tuple(FAST[how][1] for _, how in named.values())
+        self._values = tuple(FAST[how][2] for _, how in named.values())
+
+    def window(self) -> Folded:
+        """A new window's groups, empty."""
+        return Folded(self)
+
+    def folder(self, window: Folded) -> Callable[[Any], None]:
+        """The function folding one record into ``window``."""
+        steps, empty, by, groups, absent = self._steps, self._empty, self.groups, window.groups, window.absent
+        only = by[0] if len(by) == 1 else None
+
+        def fold(record: Any) -> None:
+            if absent:  # columns no record of the window had so far (settled by the first, usually)
+                if window.first is None:
+                    window.first = sorted(record)[:20]
+                absent.difference_update(record.keys())
+            group = record.get(only) if only is not None else tuple(record.get(g) for g in by)
+            states = groups.get(group)
+            if states is None:
+                states = groups[group] = [make() for make in empty]
+            get = record.get
+            for i, column, step in steps:
+                step(states, i, get(column))
+
+        return fold
+
+    def frame(self, bounds: dict[str, Any], window: Folded) -> pd.DataFrame:
+        """The window's aggregate: its ``bounds`` columns, the group columns in pandas' order, then one column per
+        named reduction. Raises KeyError for columns none of its records had."""
+        import pandas as pd
+
+        if window.absent:
+            raise _missing(window.absent, window.first or [])
+        by = self.groups
+        groups = {(group,): states for group, states in window.groups.items()} if len(by) == 1 else window.groups
+        keys: list[Any] = sorted(groups, key=_group_order)
+        columns: dict[str, list[Any]] = {g: [key[n] for key in keys] for n, g in enumerate(by)}
+        for n, (name, value) in enumerate(zip(self.named, self._values, strict=True)):
+            columns[name] = [value(groups[key][n]) for key in keys]
+        size = len(keys)
+        return pd.DataFrame({**{k: [v] * size for k, v in bounds.items()}, **columns})
 
 
-def _as_list(taken: Any, count: int) -> list[Any]:
-    """``itemgetter`` gives a bare value for one position and a tuple for several."""
-    return [taken] if count == 1 else list(taken)
+class Folded:
+    """One window's groups, folded as its records come: ``append`` folds a record (as a window's list of records
+    is appended to)."""
+
+    __slots__ = ("absent", "append", "first", "groups")
+
+    def __init__(self, folds: Folds) -> None:
+        self.groups: dict[Hashable, list[Any]] = {}
+        self.absent = set(folds.needed)
+        self.first: list[Any] | None = None
+        self.append = folds.folder(self)
+
+
+def bounds_of(start: float, end: float, key: Hashable | None, by_count: bool) -> dict[str, Any]:
+    """A window's own columns: its bounds (UTC timestamps for time windows, positions for count windows) and its
+    key when keyed."""
+    if by_count:
+        bounds: dict[str, Any] = {"window_start": start, "window_end": end}
+    else:  # time windows' bounds are epoch seconds
+        bounds = {"window_start": utc_timestamp(start, "s"), "window_end": utc_timestamp(end, "s")}
+    if key is not None:
+        bounds["key"] = key
+    return bounds
+
+
+def _missing(absent: set[str], first: list[Any]) -> KeyError:
+    return KeyError(
+        f"aggregate: {sorted(absent)} not in the window's records (the first has: {first}); "
+        "flatten() nested fields first, or check the names"
+    )
 
 
 def aggregate(by: str | list[str] | None = None, **named: tuple[str, Any]) -> Operator:
     """Aggregate each window into a DataFrame: ``cpu=("cpu_util", "mean")`` as in ``DataFrame.groupby().agg``.
 
-    Common reductions (``mean sum count size min max nunique first last``) are computed without a pandas
-    groupby per window, which is what keeps small windows cheap; any other reduction (``"median"``, a function)
-    goes through ``groupby().agg()``. The frame has ``window_start`` and ``window_end`` columns (UTC timestamps
-    for time windows, positions for count windows), ``key`` for keyed windows, the ``by`` columns, then one column
-    per named aggregate.
+    Common reductions (``mean sum count size min max nunique first last``) are folded record by record without a
+    pandas groupby per window, which is what keeps small windows cheap; after ``event_windows`` they are folded as
+    the records arrive, so the windows keep no records. Any other reduction (``"median"``, a function) goes
+    through ``groupby().agg()``. The frame has ``window_start`` and ``window_end`` columns (UTC timestamps for time
+    windows, positions for count windows), ``key`` for keyed windows, the ``by`` columns, then one column per
+    named aggregate.
 
     Example::
 
@@ -117,39 +225,27 @@ def aggregate(by: str | list[str] | None = None, **named: tuple[str, Any]) -> Op
         raise ValueError('name at least one aggregate, e.g. aggregate(by="mac", cpu=("cpu_util", "mean"))')
     groups = [by] if isinstance(by, str) else list(by or [])
     needed = {column for column, _ in named.values()} | set(groups)
-    fast = all(isinstance(how, str) and how in FAST for _, how in named.values())
+    folds = Folds(groups, named) if all(isinstance(how, str) and how in FAST for _, how in named.values()) else None
 
     def one(window: Window) -> pd.DataFrame:
         import pandas as pd
 
         items = window.items if isinstance(window, Window) else list(window)
-        bounds: dict[str, Any] = {}
-        if isinstance(window, Window):
-            if window.by_count:
-                bounds = {"window_start": window.start, "window_end": window.end}
-            else:  # time windows' bounds are epoch seconds
-                bounds = {
-                    "window_start": utc_timestamp(window.start, "s"),
-                    "window_end": utc_timestamp(window.end, "s"),
-                }
-            if window.key is not None:
-                bounds["key"] = window.key
+        bounds = bounds_of(window.start, window.end, window.key, window.by_count) if isinstance(window, Window) else {}
         if not items:
             return pd.DataFrame(columns=[*bounds, *groups, *named])
+        if folds is not None:
+            folded = folds.window()
+            for record in items:
+                folded.append(record)
+            return folds.frame(bounds, folded)
         absent = set(needed)
         for record in items:  # usually settled by the first record
             absent -= record.keys()
             if not absent:
                 break
         if absent:
-            raise KeyError(
-                f"aggregate: {sorted(absent)} not in the window's records (the first has: {sorted(items[0])[:20]}); "
-                "flatten() nested fields first, or check the names"
-            )
-        if fast:
-            columns = _fast(items, groups, named)
-            size = len(next(iter(columns.values())))
-            return pd.DataFrame({**{k: [v] * size for k, v in bounds.items()}, **columns})
+            raise _missing(absent, sorted(items[0])[:20])
         frame = pd.DataFrame({column: [record.get(column) for record in items] for column in sorted(needed)})
         if groups:
             result = frame.groupby(groups, dropna=False, sort=True).agg(**named).reset_index()
@@ -159,4 +255,10 @@ def aggregate(by: str | list[str] | None = None, **named: tuple[str, Any]) -> Op
             result.insert(position, name, [value] * len(result))
         return result
 
-    return rx.map(one)
+    def operator(source: Observable[Any]) -> Observable[Any]:
+        aggregated = getattr(source, "aggregated", None)
+        if folds is not None and aggregated is not None:  # the windows fold their records as they arrive
+            return aggregated(folds)  # type: ignore[no-any-return]
+        return rx.map(one)(source)
+
+    return operator

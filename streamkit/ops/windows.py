@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import reactivex
@@ -19,6 +19,7 @@ from reactivex.disposable import CompositeDisposable, SerialDisposable
 from .._time import SECONDS_BELOW, check_unit, time_of
 from ..core import Message, Window
 from ._base import KeyFn, Operator, PerSubscription, described, guarded, key_function, now, pick_scheduler
+from .aggregate import Folds, bounds_of
 
 __all__ = ["Window", "count_window", "event_windows", "session", "sliding", "tumbling"]
 
@@ -158,6 +159,10 @@ class event_windows:
     pipeline (``stream.pipe(windows)``) there is one subscription per connection, so a late record counts once
     however many sinks watch.
 
+    Followed by :func:`~streamkit.ops.aggregate` with only its common reductions (``mean sum count size min max
+    nunique first last``), each record is folded into its windows' aggregates as it arrives: the windows keep no
+    records, and each emits its aggregate's DataFrame.
+
     Args:
         field: the event-time field: epoch number, ISO 8601 text or datetime (see ``streamkit._time``);
             ``"received"`` is the message's arrival time.
@@ -232,6 +237,17 @@ class event_windows:
         return [k * self.slide for k in range(first, last + 1)]
 
     def __call__(self, source: Observable[Any]) -> Observable[Window]:
+        return _EventWindows(self, source)
+
+    def _subscribe(
+        self,
+        source: Observable[Any],
+        observer: abc.ObserverBase[Any],
+        scheduler: abc.SchedulerBase | None,
+        folds: Folds | None,
+    ) -> abc.DisposableBase:
+        """Window ``source`` for ``observer``: Windows of records, or with ``folds`` each window's aggregate (its
+        records folded as they arrive, none kept)."""
         field_, size, lateness, unit, key_of, late = (
             self.field,
             self.size,
@@ -245,72 +261,101 @@ class event_windows:
         low, high = (-SECONDS_BELOW, SECONDS_BELOW) if unit is None else (-math.inf, math.inf)
         if unit not in (None, "s"):
             low = high = 0.0  # no number is fast: they all need converting
+        counts, end_counts = self._runs.open()
+        collected: Callable[[], Any] = list if folds is None else folds.window
+        windows: dict[tuple[float, Hashable], Any] = {}  # (start, key) -> its records, or its folded groups
+        due: list[tuple[float, float, int, Hashable]] = []  # (end, start, order, key): a heap
+        order = 0
+        watermark = -math.inf
 
-        def subscribe(observer: abc.ObserverBase[Window], scheduler: abc.SchedulerBase | None = None) -> Any:
-            counts, end_counts = self._runs.open()
-            windows: dict[tuple[float, Hashable], list[Any]] = {}
-            due: list[tuple[float, float, int, Hashable]] = []  # (end, start, order, key): a heap
-            order = 0
-            watermark = -math.inf
-
-            def close_until(limit: float) -> None:
-                while due and due[0][0] <= limit:
-                    end, start, _, key = heapq.heappop(due)
-                    items = windows.pop((start, key))
+        def close_until(limit: float) -> None:
+            while due and due[0][0] <= limit:
+                end, start, _, key = heapq.heappop(due)
+                items = windows.pop((start, key))
+                if folds is None:
                     observer.on_next(Window(start, end, items, key))
-
-            current: list[Any] = [None, None, None]  # the window the last record went to: start, key, items
-
-            def on_next(record: Any) -> None:
-                nonlocal order, watermark
-                if tumbling:  # fast path: consecutive records of one window and key
-                    value = record.get(field_)
-                    if (type(value) is float or type(value) is int) and low < value < high:
-                        start = value // size * size
-                        if start == current[0] and start + size > watermark:
-                            key = key_of(record) if key_of is not None else None
-                            if key == current[1]:
-                                current[2].append(record)
-                                if value - lateness > watermark:
-                                    watermark = value - lateness
-                                    if due[0][0] <= watermark:
-                                        close_until(watermark)
-                                return
-                t = time_of(record, field_, unit)
-                if t is None:
-                    counts.skipped += 1
-                    late.on_next(record)
+                    continue
+                try:
+                    frame = folds.frame(bounds_of(start, end, key, False), items)
+                except KeyError as error:
+                    observer.on_error(error)
                     return
-                key = key_of(record) if key_of is not None else None
-                placed = False
-                starts = [t // size * size] if tumbling else self._starts(t)
-                for start in starts:
-                    end = start + size
-                    if end <= watermark:
-                        continue  # that window has closed
-                    items = windows.get((start, key))
-                    if items is None:
-                        items = windows[(start, key)] = []
-                        heapq.heappush(due, (end, start, order, key))
-                        order += 1
-                    items.append(record)
-                    placed = True
-                    current[:] = [start, key, items]
-                if not placed:
-                    counts.late_count += 1
-                    late.on_next(record)
-                    return
-                if t - lateness > watermark:
-                    watermark = t - lateness
-                    close_until(watermark)
+                observer.on_next(frame)
 
-            def on_completed() -> None:
-                close_until(math.inf)
-                observer.on_completed()
+        current: list[Any] = [None, None, None]  # the window the last record went to: start, key, items
 
-            handler = guarded(on_next, observer) if self._user_key else on_next  # no extra call on the fast path
-            subscription = source.subscribe(handler, observer.on_error, on_completed, scheduler=scheduler)
-            return CompositeDisposable(subscription, end_counts)
+        def on_next(record: Any) -> None:
+            nonlocal order, watermark
+            if tumbling:  # fast path: consecutive records of one window and key
+                value = record.get(field_)
+                if (type(value) is float or type(value) is int) and low < value < high:
+                    start = value // size * size
+                    if start == current[0] and start + size > watermark:
+                        key = key_of(record) if key_of is not None else None
+                        if key == current[1]:
+                            current[2].append(record)
+                            if value - lateness > watermark:
+                                watermark = value - lateness
+                                if due[0][0] <= watermark:
+                                    close_until(watermark)
+                            return
+            t = time_of(record, field_, unit)
+            if t is None:
+                counts.skipped += 1
+                late.on_next(record)
+                return
+            key = key_of(record) if key_of is not None else None
+            placed = False
+            starts = [t // size * size] if tumbling else self._starts(t)
+            for start in starts:
+                end = start + size
+                if end <= watermark:
+                    continue  # that window has closed
+                items = windows.get((start, key))
+                if items is None:
+                    items = windows[(start, key)] = collected()
+                    heapq.heappush(due, (end, start, order, key))
+                    order += 1
+                items.append(record)
+                placed = True
+                current[:] = [start, key, items]
+            if not placed:
+                counts.late_count += 1
+                late.on_next(record)
+                return
+            if t - lateness > watermark:
+                watermark = t - lateness
+                close_until(watermark)
+
+        def on_completed() -> None:
+            close_until(math.inf)
+            observer.on_completed()
+
+        handler = guarded(on_next, observer) if self._user_key else on_next  # no extra call on the fast path
+        subscription = source.subscribe(handler, observer.on_error, on_completed, scheduler=scheduler)
+        return CompositeDisposable(subscription, end_counts)
+
+
+class _EventWindows(Observable[Window]):
+    """``event_windows`` applied to a source: its Windows, or (:meth:`aggregated`) each window's aggregate folded
+    as the records arrive, which is what ``aggregate`` after ``event_windows`` asks for."""
+
+    def __init__(self, windows: event_windows, source: Observable[Any]) -> None:
+        super().__init__()
+        self._windows = windows
+        self._source = source
+
+    def _subscribe_core(
+        self, observer: abc.ObserverBase[Window], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        return self._windows._subscribe(self._source, observer, scheduler, None)
+
+    def aggregated(self, folds: Folds) -> Observable[Any]:
+        """Each window's aggregate as a DataFrame (see :class:`~streamkit.ops.aggregate.Folds`)."""
+        windows, source = self._windows, self._source
+
+        def subscribe(observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None) -> Any:
+            return windows._subscribe(source, observer, scheduler, folds)
 
         return reactivex.create(subscribe)
 

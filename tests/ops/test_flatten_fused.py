@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import reactivex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamkit import ops
 from streamkit.core import Message
@@ -41,3 +43,39 @@ def test_flatten_on_other_observables_maps_each_record():
     reactivex.from_iterable(records).pipe(ops.flatten()).subscribe(seen.append)
     assert seen == [ops.flatten_record(r) for r in records]
     assert repr(ops.flatten(sep="/")) == "flatten(sep='/')"
+
+
+def walk(record: dict[str, Any], prefix: str, out: dict[str, Any]) -> dict[str, Any]:
+    """Each field in turn, nested dicts to their dotted names (as the first flatten did it)."""
+    for k, v in record.items():
+        if type(v) is dict and v:
+            walk(v, f"{prefix}{k}.", out)
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def reference(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's plain top-level fields, then each nested dict's fields flattened (flatten's documented order)."""
+    out = {k: v for k, v in record.items() if not (type(v) is dict and v)}
+    for k, v in record.items():
+        if type(v) is dict and v:
+            walk(v, k + ".", out)
+    return out
+
+
+nested = st.recursive(
+    st.one_of(st.integers(0, 3), st.none(), st.lists(st.integers(0, 3), max_size=2), st.just({})),
+    lambda inner: st.dictionaries(st.sampled_from("abcd"), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c.d", "e"]), nested, max_size=5), max_size=20))
+@settings(max_examples=200, deadline=None)
+def test_flattening_gives_each_field_once_in_its_documented_place(records):
+    """The same keys nested at different places and depths, a key a dict in one record and a value in the next,
+    empty dicts kept as values, and a dotted name met both flattened and as it is: fields and their order."""
+    for record in records:
+        made = flattened_message(record, "/t", 0.0)
+        assert list(made.items()) == list(reference(record).items())
