@@ -119,20 +119,23 @@ class Controls:
         """Show the view's state now (buttons and status)."""
         view = self._view()
         if view is None:
-            state, paused, error = ViewState.CLOSED, False, None
+            state, paused, closed, error = ViewState.CLOSED, False, True, None
         else:
             state, paused, error = ViewState(view.status), bool(view.paused), getattr(view, "error", None)
-        shown = (state, paused, str(error) if error is not None else None)
+            closed = bool(getattr(view, "closed", state is ViewState.CLOSED))  # a failed view says error, closed or not
+        shown = (state, paused, closed, str(error) if error is not None else None)
         if shown == self._shown:
             return  # nothing changed: no message to the browser
         self._shown = shown
         running = state in (ViewState.LIVE, ViewState.PAUSED)
         self.toggle.value = paused
         self.toggle.description, self.toggle.icon = ("Resume", "play") if paused else ("Pause", "pause")
-        self.toggle.disabled = not running
-        self.stop.disabled = state is ViewState.CLOSED
+        self.toggle.disabled = not running or closed
+        self.stop.disabled = closed
         mark, colour = _MARKS[state]
-        text = f"<span style='color:{colour}'>{mark}</span> {state.value}"
+        text = f"<span style='color:{colour}'>{mark}</span> {state.value}" + (
+            " · closed" if closed and state is not ViewState.CLOSED else ""
+        )
         if error is not None:
             message = f"{type(error).__name__}: {error}"
             text += f" · {html.escape(message if len(message) <= 200 else message[:199] + '…')}"
@@ -141,7 +144,7 @@ class Controls:
     def _poll(self) -> None:
         self.sync()
         view = self._view()
-        if view is None or view.status is ViewState.CLOSED:
+        if view is None or getattr(view, "closed", view.status is ViewState.CLOSED):
             self._timer = None
             return
         self._timer = self._loop.call_later(self._every, self._poll)
