@@ -3,6 +3,7 @@ functions whose errors go downstream, and per-subscription state for operators t
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar
@@ -10,7 +11,7 @@ from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
-from .._time import ReplayClock
+from .._time import SECONDS_BELOW, ReplayClock
 from ..core import Message
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "like",
     "now",
     "pick_scheduler",
+    "seconds_range",
     "user_function",
 ]
 
@@ -54,6 +56,15 @@ def now(scheduler: abc.SchedulerBase) -> float:
     if type(scheduler) is ReplayClock:
         return scheduler.seconds  # no datetime built for every record of a replay
     return scheduler.to_seconds(scheduler.now)
+
+
+def seconds_range(unit: str | None) -> tuple[float, float]:
+    """The epoch numbers an event-time field holds as seconds already (``low < value < high``) for ``unit``: those
+    below SECONDS_BELOW by magnitude, all of them with ``unit="s"``, none in another unit. Operators read such a
+    number as it is, and give any other value to ``time_of``."""
+    if unit is None:
+        return -SECONDS_BELOW, SECONDS_BELOW
+    return (-math.inf, math.inf) if unit == "s" else (0.0, 0.0)
 
 
 def copy_of(record: Mapping[str, Any]) -> dict[str, Any]:

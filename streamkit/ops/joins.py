@@ -13,7 +13,7 @@ from reactivex import operators as rx
 from reactivex.disposable import CompositeDisposable
 
 from .._time import check_unit, time_of
-from ._base import Operator, copy_of, now, pick_scheduler
+from ._base import Operator, copy_of, now, pick_scheduler, seconds_range
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,10 +33,13 @@ def merge_records(
     """``left`` with ``right``'s fields added; a field both have gets ``suffix`` on the right's copy."""
     out = copy_of(left)
     if right is not None:
-        for name, value in right.items():
-            if name == skip and name in left:
-                continue
-            out[name + suffix if name in left else name] = value
+        out.update(
+            {
+                (name + suffix if name in left else name): value
+                for name, value in right.items()
+                if not (name == skip and name in left)
+            }
+        )
     return out
 
 
@@ -75,6 +78,8 @@ def join(
         raise ValueError(f"within is seconds, zero or more, not {within}")
     check_unit(unit)
     left_key, right_key = _keys(on)
+    time_field = time or ""
+    low, high = seconds_range(unit)
 
     def operator(source: Observable[Any]) -> Observable[Any]:
         def subscribe(observer: abc.ObserverBase[Any], sub_scheduler: abc.SchedulerBase | None = None) -> Any:
@@ -90,7 +95,10 @@ def join(
             def stamp(record: Mapping[str, Any]) -> float | None:
                 if sched is not None:
                     return now(sched)
-                return time_of(record, time or "", unit)
+                value = record.get(time_field)
+                if (type(value) is float or type(value) is int) and low < value < high:
+                    return value  # epoch seconds as they are (what time_of gives them)
+                return time_of(record, time_field, unit)
 
             def evict(limit: float) -> None:
                 while order and order[0][0] < limit:

@@ -16,9 +16,19 @@ import reactivex
 from reactivex import Observable, Subject, abc
 from reactivex.disposable import CompositeDisposable, SerialDisposable
 
-from .._time import SECONDS_BELOW, check_unit, time_of
+from .._time import check_unit, time_of
 from ..core import Message, Window
-from ._base import KeyFn, Operator, PerSubscription, described, guarded, key_function, now, pick_scheduler
+from ._base import (
+    KeyFn,
+    Operator,
+    PerSubscription,
+    described,
+    guarded,
+    key_function,
+    now,
+    pick_scheduler,
+    seconds_range,
+)
 from .aggregate import Folds, bounds_of
 
 __all__ = ["Window", "count_window", "event_windows", "session", "sliding", "tumbling"]
@@ -257,10 +267,7 @@ class event_windows:
             self.late,
         )
         tumbling = self.slide == size
-        # the fast path reads plain numbers as seconds: those below SECONDS_BELOW, or all with unit="s"
-        low, high = (-SECONDS_BELOW, SECONDS_BELOW) if unit is None else (-math.inf, math.inf)
-        if unit not in (None, "s"):
-            low = high = 0.0  # no number is fast: they all need converting
+        low, high = seconds_range(unit)  # the fast path reads numbers in there as seconds
         counts, end_counts = self._runs.open()
         collected: Callable[[], Any] = list if folds is None else folds.window
         windows: dict[tuple[float, Hashable], Any] = {}  # (start, key) -> its records, or its folded groups
