@@ -1,13 +1,15 @@
 """MkDocs hooks for the streamkit site (``docs/mkdocs.yml``).
 
-``<!-- streamkit:all -->`` in a page becomes a table of every name in ``streamkit.__all__``: what it is (the first
-line of its docstring) and a link to the page that documents it, so the index can never miss a public name.
+``<!-- streamkit:all -->`` in a page becomes a table of every name in ``streamkit.__all__``, each linked to where
+the API reference documents it, with what it is (the first paragraph of its docstring): the index can never miss a
+public name, and a name the reference does not document fails the strict build (an unresolved link).
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from typing import Any
 
 MARKER = "<!-- streamkit:all -->"
@@ -27,34 +29,36 @@ HOMES = (
 )
 
 
+ROLE = re.compile(r":(?:func|meth|class|attr|data|mod|exc|obj|const):`~?\.?([^`]+)`")
+
+
 def _summary(obj: Any) -> str:
+    """The first paragraph of ``obj``'s docstring, as Markdown on one line."""
     doc = inspect.getdoc(obj) or ""
     first = doc.strip().split("\n\n")[0].replace("\n", " ")
-    return first.replace("|", "\\|")
+    return ROLE.sub(r"`\1`", first).replace("|", "\\|")
+
+
+def _home(name: str) -> str:
+    """Where the API reference documents the top-level ``name``."""
+    for home in HOMES:
+        if name in getattr(importlib.import_module(f"streamkit.{home}"), "__all__", ()):
+            return f"streamkit.{home}.{name}"
+    return f"streamkit.{name}"  # defined in a private module: documented on the index page (``::: streamkit.NAME``)
 
 
 def table() -> str:
-    """The Markdown table of ``streamkit.__all__``."""
+    """The Markdown table of ``streamkit.__all__``: each name linked to its documentation, and what it is."""
     import streamkit
 
-    rows = ["| name | what | documented in |", "| --- | --- | --- |"]
+    rows = ["| `sk.` name | what it is |", "| --- | --- |"]
     for name in streamkit.__all__:
         if name == "__version__":
-            rows.append(f"| `sk.__version__` | the installed version (`{streamkit.__version__}` here) | |")
+            rows.append(f"| `sk.__version__` | the installed version (`{streamkit.__version__}` here) |")
             continue
         obj = getattr(streamkit, name)
-        if inspect.ismodule(obj):
-            rows.append(f"| `sk.{name}` | {_summary(obj)} | [`{obj.__name__}`][{obj.__name__}] |")
-            continue
-        for home in HOMES:
-            module = importlib.import_module(f"streamkit.{home}")
-            if name in getattr(module, "__all__", ()):
-                target = f"streamkit.{home}.{name}"
-                break
-        else:  # defined in a private module: documented on the index page itself (``::: streamkit.NAME``)
-            rows.append(f"| [`sk.{name}`][streamkit.{name}] | {_summary(obj)} | this page |")
-            continue
-        rows.append(f"| [`sk.{name}`][{target}] | {_summary(obj)} | [`streamkit.{home}`][streamkit.{home}] |")
+        target = obj.__name__ if inspect.ismodule(obj) else _home(name)
+        rows.append(f"| [`sk.{name}`][{target}] | {_summary(obj)} |")
     return "\n".join(rows)
 
 
