@@ -162,7 +162,16 @@ def describe(client: Client) -> ClientSpec:
 @dataclass(frozen=True)
 class ShardSpec:
     """One shard's share of a cluster subscription: what a worker needs to run it (and nothing it prints shows
-    a credential: the client's repr redacts)."""
+    a credential: the client's repr redacts). ``cluster.subscribe(...)`` makes one per shard.
+
+    >>> import streamkit as sk
+    >>> with sk.mist(url="ws://127.0.0.1:9/api-ws/v1/stream", token="s3cret") as mist:
+    ...     client = describe(mist)
+    >>> spec = ShardSpec(run="r1", shard=0, shards=2, client=client, channels=("/sites/s1/stats/devices",),
+    ...                  channels_per_connection=None)
+    >>> repr(spec).split(" client=")[0], "s3cret" in repr(spec)
+    ("ShardSpec(run='r1' shard=0/2 channels=1", False)
+    """
 
     run: str  # the subscription's id: names its topic and stop event
     shard: int
