@@ -27,54 +27,21 @@ def window_frame(window: Window | Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame.from_records(items) if items else pd.DataFrame()
 
 
-# Each fast reduction folds one value at a time into its slot of a group's states (pandas skips None and NaN:
-# ``value == value`` is false for NaN). A fold costs a call per reduction and record, and keeps no records.
-
-
-def _size(states: list[Any], i: int, value: Any) -> None:
-    states[i] += 1
-
-
-def _count(states: list[Any], i: int, value: Any) -> None:
-    if value is not None and value == value:
-        states[i] += 1
-
-
-def _sum(states: list[Any], i: int, value: Any) -> None:
-    if value is not None and value == value:
-        states[i] += value  # in arrival order from 0, as sum() adds
-
-
-def _mean(states: list[Any], i: int, value: Any) -> None:
-    if value is not None and value == value:
-        state = states[i]
-        state[0] += value
-        state[1] += 1
-
-
-def _min(states: list[Any], i: int, value: Any) -> None:
-    if value is not None and value == value and (states[i] is None or value < states[i]):
-        states[i] = value  # the first of equal values stays, as min() keeps it
-
-
-def _max(states: list[Any], i: int, value: Any) -> None:
-    if value is not None and value == value and (states[i] is None or value > states[i]):
-        states[i] = value
-
-
-def _first(states: list[Any], i: int, value: Any) -> None:
-    if states[i] is None and value is not None and value == value:
-        states[i] = value
-
-
-def _last(states: list[Any], i: int, value: Any) -> None:
-    if value is not None and value == value:
-        states[i] = value
-
-
-def _nunique(states: list[Any], i: int, value: Any) -> None:
-    if value is not None and value == value:
-        states[i].add(value)
+# Each fast reduction folds one value at a time into its slot ``s[i]`` of a group's states; ``v`` is the record's
+# value of the reduction's column, read once per record, and ``present`` whether pandas counts it (it skips None
+# and NaN: ``v == v`` is false for NaN). These lines are put together into one function per aggregate (see
+# Folds._source): a call per reduction and record would cost more than the reductions themselves.
+_FOLDS = {
+    "size": "s[{i}] += 1",
+    "count": "if {present}: s[{i}] += 1",
+    "sum": "if {present}: s[{i}] += {v}",  # in arrival order from 0, as sum() adds
+    "mean": "if {present}: m = s[{i}]; m[0] += {v}; m[1] += 1",
+    "min": "if {present} and (s[{i}] is None or {v} < s[{i}]): s[{i}] = {v}",  # the first of equals stays, as in min()
+    "max": "if {present} and (s[{i}] is None or {v} > s[{i}]): s[{i}] = {v}",
+    "first": "if s[{i}] is None and {present}: s[{i}] = {v}",
+    "last": "if {present}: s[{i}] = {v}",
+    "nunique": "if {present}: s[{i}].add({v})",
+}
 
 
 def _none() -> None:
@@ -97,18 +64,18 @@ def _same(state: Any) -> Any:
     return state
 
 
-#: Reductions folded record by record (same results as pandas, no per-window pandas groupby): each one's fold,
-#: its empty state and the value of a state; others go to pandas' ``groupby().agg()``.
-FAST: dict[str, tuple[Callable[[list[Any], int, Any], None], Callable[[], Any], Callable[[Any], Any]]] = {
-    "size": (_size, _zero, _same),
-    "count": (_count, _zero, _same),
-    "sum": (_sum, _zero, _same),
-    "mean": (_mean, _pair, lambda state: state[0] / state[1] if state[1] else math.nan),
-    "min": (_min, _none, _or_nan),
-    "max": (_max, _none, _or_nan),
-    "nunique": (_nunique, set, len),
-    "first": (_first, _none, _or_nan),
-    "last": (_last, _none, _or_nan),
+#: Reductions folded record by record (same results as pandas, no per-window pandas groupby): each one's fold (a
+#: line of :data:`_FOLDS`), its empty state and the value of a state; others go to pandas' ``groupby().agg()``.
+FAST: dict[str, tuple[str, Callable[[], Any], Callable[[Any], Any]]] = {
+    "size": (_FOLDS["size"], _zero, _same),
+    "count": (_FOLDS["count"], _zero, _same),
+    "sum": (_FOLDS["sum"], _zero, _same),
+    "mean": (_FOLDS["mean"], _pair, lambda state: state[0] / state[1] if state[1] else math.nan),
+    "min": (_FOLDS["min"], _none, _or_nan),
+    "max": (_FOLDS["max"], _none, _or_nan),
+    "nunique": (_FOLDS["nunique"], set, len),
+    "first": (_FOLDS["first"], _none, _or_nan),
+    "last": (_FOLDS["last"], _none, _or_nan),
 }
 
 
@@ -127,9 +94,45 @@ class Folds:
         self.groups = groups
         self.named = named
         self.needed = {column for column, _ in named.values()} | set(groups)
-        self._steps = tuple((i, column, FAST[how][0]) for i, (column, how) in enumerate(named.values()))
         self._empty = tuple(FAST[how][1] for _, how in named.values())
         self._values = tuple(FAST[how][2] for _, how in named.values())
+        columns = list(dict.fromkeys(column for column, _ in named.values()))
+        scope: dict[str, Any] = {
+            "empty": self._empty,
+            **{f"by{n}": g for n, g in enumerate(groups)},
+            **{f"c{n}": column for n, column in enumerate(columns)},
+        }
+        exec(self._source(columns), scope)  # the text holds no name or value given (see _source)
+        self._fold_for: Callable[[Folded], Callable[[Any], None]] = scope["fold_for"]
+
+    def _source(self, columns: list[str]) -> str:
+        """The source of ``fold_for(window)``, the function folding one record into ``window``. The group and
+        column names are its constants ``by0 ...`` and ``c0 ...``: nothing given to the aggregate is in the text."""
+        if len(self.groups) == 1:
+            group = "get(by0)"
+        else:
+            group = "(" + "".join(f"get(by{n}), " for n in range(len(self.groups))) + ")"
+        lines = [
+            "def fold_for(window):",
+            "    groups, absent = window.groups, window.absent",
+            "    def fold(record):",
+            "        if absent:  # columns no record of the window had so far (settled by the first, usually)",
+            "            if window.first is None:",
+            "                window.first = sorted(record)[:20]",
+            "            absent.difference_update(record.keys())",
+            "        get = record.get",
+            f"        group = {group}",
+            "        s = groups.get(group)",
+            "        if s is None:",
+            "            s = groups[group] = [make() for make in empty]",
+        ]
+        read = {column for column, how in self.named.values() if how != "size"}  # a size needs no value
+        lines += [f"        v{n} = get(c{n})" for n, column in enumerate(columns) if column in read]
+        for i, (column, how) in enumerate(self.named.values()):
+            v = f"v{columns.index(column)}"
+            lines.append("        " + _FOLDS[how].format(i=i, v=v, present=f"{v} is not None and {v} == {v}"))
+        lines.append("    return fold")
+        return "\n".join(lines)
 
     def window(self) -> Folded:
         """A new window's groups, empty."""
@@ -137,23 +140,7 @@ class Folds:
 
     def folder(self, window: Folded) -> Callable[[Any], None]:
         """The function folding one record into ``window``."""
-        steps, empty, by, groups, absent = self._steps, self._empty, self.groups, window.groups, window.absent
-        only = by[0] if len(by) == 1 else None
-
-        def fold(record: Any) -> None:
-            if absent:  # columns no record of the window had so far (settled by the first, usually)
-                if window.first is None:
-                    window.first = sorted(record)[:20]
-                absent.difference_update(record.keys())
-            group = record.get(only) if only is not None else tuple(record.get(g) for g in by)
-            states = groups.get(group)
-            if states is None:
-                states = groups[group] = [make() for make in empty]
-            get = record.get
-            for i, column, step in steps:
-                step(states, i, get(column))
-
-        return fold
+        return self._fold_for(window)
 
     def frame(self, bounds: dict[str, Any], window: Folded) -> pd.DataFrame:
         """The window's aggregate: its ``bounds`` columns, the group columns in pandas' order, then one column per
