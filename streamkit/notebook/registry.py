@@ -30,11 +30,11 @@ from .. import runtime
 
 __all__ = ["Entry", "Views", "close_all", "track", "views"]
 
-Role = Literal["view", "client", "simulator"]
+Role = Literal["view", "cluster", "client", "simulator"]
 
 #: The order things are stopped in: views first (they stop drawing rather than report a completed stream),
-#: then the clients feeding them, then the simulators serving the clients.
-ROLES: tuple[Role, ...] = ("view", "client", "simulator")
+#: then the Dask clusters and clients feeding them, then the simulators serving the clients.
+ROLES: tuple[Role, ...] = ("view", "cluster", "client", "simulator")
 
 #: Seconds the clean-up at kernel shutdown (or at the end of a script) waits for clients and simulators to close.
 EXIT_TIMEOUT = 5.0
@@ -148,25 +148,29 @@ class Views(Sequence[Entry]):
         columns = ["kind", "role", "state", "description", "cell"]
         return pd.DataFrame([[getattr(e, c) for c in columns] for e in self._entries], columns=columns)
 
-    def _rows(self) -> list[tuple[str, str, str, str]]:
-        return [(e.kind, e.state, e.cell, e.description) for e in self._entries]
+    def _table(self) -> list[tuple[str, ...]]:
+        """The heading and a row per entry; the cell column only where some entry has one (in a kernel)."""
+        cells = any(e.cell for e in self._entries)
+        rows = [("kind", "state", "cell", "what"), *((e.kind, e.state, e.cell, e.description) for e in self._entries)]
+        return [row if cells else (*row[:2], row[3]) for row in rows]
 
     def __repr__(self) -> str:
-        rows = [("kind", "state", "cell", "what"), *self._rows()]
-        widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        lines = [self.title] + [
-            "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[3]]) for row in rows
-        ]
-        return "\n".join(line.rstrip() for line in (lines if self._entries else lines[:1]))
+        if not self._entries:
+            return self.title
+        rows = self._table()
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+        lines = ["  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]) for row in rows]
+        return "\n".join([self.title, *(line.rstrip() for line in lines)])
 
     def _repr_html_(self) -> str:
-        cell = "<td style='text-align:left;padding:1px 8px'>{}</td>"
-        head = "".join(
-            f"<th style='text-align:left;padding:1px 8px'>{h}</th>" for h in ("kind", "state", "cell", "what")
-        )
-        body = "".join("<tr>" + "".join(cell.format(html.escape(v)) for v in row) + "</tr>" for row in self._rows())
-        table = f"<table style='font-size:12px'><tr>{head}</tr>{body}</table>" if self._entries else ""
-        return f"<div style='font-size:12px;margin:2px 0'>{html.escape(self.title)}</div>{table}"
+        title = f"<div style='font-size:12px;margin:2px 0'>{html.escape(self.title)}</div>"
+        if not self._entries:
+            return title
+        head, *rows = self._table()
+        pad = "style='text-align:left;padding:1px 8px'"
+        cells = ["".join(f"<{tag} {pad}>{html.escape(v)}</{tag}>" for v in row) for tag, row in (("th", head),)]
+        cells += ["".join(f"<td {pad}>{html.escape(v)}</td>" for v in row) for row in rows]
+        return title + "<table style='font-size:12px'>" + "".join(f"<tr>{c}</tr>" for c in cells) + "</table>"
 
 
 def _describe(obj: Any, role: Role) -> tuple[str, str]:
@@ -177,6 +181,10 @@ def _describe(obj: Any, role: Role) -> tuple[str, str]:
             return f"{obj.url} · {topics:,} subscription{'s' if topics != 1 else ''}", str(obj.state)
         if role == "simulator":
             return obj.url, "running" if obj.running else "stopped"
+        if role == "cluster":
+            return repr(obj).strip("<>").removeprefix(f"{type(obj).__name__} "), "running" if _running(
+                obj, role
+            ) else "closed"
         state = str(obj.status)
         if hasattr(obj, "client"):  # the health view of a client
             return f"health of {obj.client.url}", state
@@ -197,6 +205,8 @@ def _running(obj: Any, role: Role) -> bool:
         return str(obj.state) != "closed"
     if role == "simulator":
         return bool(obj.running)
+    if role == "cluster":
+        return not getattr(obj, "_closed", False)
     return str(obj.status) != "closed"
 
 
@@ -214,8 +224,7 @@ def _entry(obj: Any, tracked: _Tracked, state: str | None = None) -> Entry:
 
 
 def _summary(counts: dict[Role, int]) -> str:
-    names = {"view": "view", "client": "client", "simulator": "simulator"}
-    parts = [f"{n} {names[role]}{'s' if n != 1 else ''}" for role, n in counts.items() if n]
+    parts = [f"{n} {role}{'s' if n != 1 else ''}" for role, n in counts.items() if n]
     return ", ".join(parts) or "nothing"
 
 
@@ -238,7 +247,7 @@ def views(*, closed: bool = False) -> Views:
     counts = {role: sum(e.role == role for e in entries) for role in ROLES}
     title = f"{_summary(counts)} {'tracked' if closed else 'running'}"
     if any(counts.values()) and not closed:
-        title += " · sk.close_all() stops them"
+        title += " · sk.close_all() stops them all"
     return Views(entries, title=title)
 
 
