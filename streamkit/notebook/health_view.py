@@ -41,6 +41,15 @@ def health(client: Client, *, every: float = 1.0, **watch: Any) -> Health:
     return Health(client, every=every, watch=watch)
 
 
+#: The state's colour: JupyterLab's theme colours (they follow its light and dark themes), else fixed ones.
+_STATE_COLOURS = {
+    "connected": "var(--jp-success-color1, #2a2)",
+    "failed": "var(--jp-error-color1, #c22)",
+    "closed": "var(--jp-ui-font-color2, #888)",
+    "other": "var(--jp-warn-color1, #c80)",  # connecting, reconnecting
+}
+
+
 def _counters(obj: Any) -> dict[str, int]:
     names = ("late_count", "skipped", "dropped", "delivered", "pending")
     return {name: getattr(obj, name) for name in names if isinstance(getattr(obj, name, None), int)}
@@ -136,7 +145,7 @@ class Health:
 
     def _repr_html_(self) -> str:
         s = self.snapshot()
-        colour = {"connected": "#2a2", "failed": "#c22", "closed": "#888"}.get(s["state"], "#c80")
+        colour = _STATE_COLOURS.get(s["state"], _STATE_COLOURS["other"])
         rows = [
             ("state", f"<b style='color:{colour}'>{html.escape(s['state'])}</b> · {html.escape(s['url'])}"),
             ("messages", f"{s['messages']:,} · {s['rate']:,.1f}/s"),

@@ -20,6 +20,49 @@ KINDS = ("line", "scatter", "bar", "histogram")
 #: Most field names a plot remembers while looking for its ``y`` (to say which exist when it never comes).
 MAX_FIELDS = 500
 
+#: The chart follows the notebook's theme, live, with no round trip to the kernel: its backgrounds are
+#: transparent (the cell's shows through) and this CSS, which anywidget puts in the page once, colours its text,
+#: grid and toolbar with JupyterLab's ``--jp-*`` variables (they change with the theme; VS Code sets them too).
+#: Where they are not set, the fallbacks are plotly_white's colours. Plotly writes its colours as inline
+#: styles, hence ``!important``.
+THEME_CSS = """
+.sk-plot .main-svg :is(.gtitle, .xtitle, .ytitle, .legendtitletext) {
+  fill: var(--jp-ui-font-color1, #2a3f5f) !important;
+}
+.sk-plot .main-svg :is(.xtick, .ytick) text, .sk-plot .main-svg .legendtext {
+  fill: var(--jp-ui-font-color2, #2a3f5f) !important;
+}
+.sk-plot .main-svg .gridlayer path { stroke: var(--jp-border-color2, #ebf0f8) !important; }
+.sk-plot .main-svg .zerolinelayer path { stroke: var(--jp-border-color1, #ebf0f8) !important; }
+.sk-plot .modebar-btn path { fill: var(--jp-ui-font-color3, rgba(68, 68, 68, 0.3)) !important; }
+.sk-plot .modebar-btn:hover path, .sk-plot .modebar-btn.active path {
+  fill: var(--jp-ui-font-color1, rgba(68, 68, 68, 0.7)) !important;
+}
+"""
+_CLEAR = "rgba(0,0,0,0)"
+#: The chart's own messages, in colours that read on light and dark backgrounds alike.
+_NOTE_COLOURS = {"error": "#e5484d", "note": "#8b8d98"}
+_FIGURE_WIDGET: Any = None
+
+
+def _figure_widget() -> Any:
+    """plotly's ``FigureWidget`` with :data:`THEME_CSS` (made once: plotly is imported when a chart is drawn).
+
+    >>> import reactivex
+    >>> figure = LivePlot(reactivex.never(), x="t", y="v").figure
+    >>> figure._dom_classes, figure.layout.paper_bgcolor, "var(--jp-ui-font-color1" in figure._css
+    (('sk-plot',), 'rgba(0,0,0,0)', True)
+    """
+    global _FIGURE_WIDGET
+    if _FIGURE_WIDGET is None:
+        import plotly.graph_objects as go
+
+        class FigureWidget(go.FigureWidget):  # type: ignore[misc]
+            _css = THEME_CSS
+
+        _FIGURE_WIDGET = FigureWidget
+    return _FIGURE_WIDGET
+
 
 def closest_first(name: str, known: Iterable[str]) -> list[str]:
     """``known`` names with the ones closest to ``name`` first (difflib), then the rest in their order.
@@ -191,11 +234,13 @@ class LivePlot(LiveView):
         if self._figure is None:
             import plotly.graph_objects as go
 
-            layout = {"title": self.title, "height": 360, "margin": {"l": 40, "r": 10, "t": 40, "b": 30}}
+            margin = {"l": 40, "r": 10, "t": 40, "b": 30}
+            layout = {"title": self.title, "height": 360, "margin": margin, "template": "plotly_white"}
             try:
-                self._figure = go.FigureWidget(layout=layout)
+                self._figure = _figure_widget()(layout={**layout, "paper_bgcolor": _CLEAR, "plot_bgcolor": _CLEAR})
+                self._figure.add_class("sk-plot")  # what THEME_CSS colours
             except ImportError:
-                self._figure = go.Figure(layout=layout)
+                self._figure = go.Figure(layout=layout)  # static: no CSS, so plotly_white's own white
             self._widget = self._figure
             self._flush()
             self._draw(force=True)
@@ -210,8 +255,12 @@ class LivePlot(LiveView):
 
     def to_image(self, path: str | Path, **kwargs: Any) -> Path:
         """A static image (PNG, SVG, PDF by the file's suffix); needs kaleido (``pip install kaleido``)."""
+        import plotly.graph_objects as go
+
+        image = go.Figure(self.figure)
+        image.update_layout(paper_bgcolor="white", plot_bgcolor="white")  # in a file, nothing shows through
         try:
-            self.figure.write_image(str(path), **kwargs)
+            image.write_image(str(path), **kwargs)
         except (ImportError, ValueError) as exc:
             if "kaleido" in str(exc).lower():
                 raise ImportError("static image export needs kaleido: pip install kaleido") from None
@@ -267,7 +316,7 @@ class LivePlot(LiveView):
         message = self.message
         notes = (
             [{"text": message, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5, "showarrow": False,
-              "font": {"size": 13, "color": "#b00" if status is ViewState.ERROR else "#555"}}]
+              "font": {"size": 13, "color": _NOTE_COLOURS["error" if status is ViewState.ERROR else "note"]}}]
             if message else []
         )  # fmt: skip
         with fig.batch_update():

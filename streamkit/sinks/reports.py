@@ -30,16 +30,20 @@ MAX_TABLE_ROWS = 500
 #: Columns looked at first for a table's time range; after them, any column whose values read as times.
 TIME_COLUMNS = ("received", "_time", "timestamp", "time", "last_seen")
 
+#: Colours are JupyterLab's ``--jp-*`` variables (a report shown in a notebook follows its theme), with the
+#: light colours of a standalone page as fallbacks.
 STYLE = """
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;
-color:#222;padding:0 1em}
+color:var(--jp-content-font-color1,#222);padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em}
 table.sk-table{border-collapse:collapse;font-size:12px;margin:.5em 0 1.5em}
-table.sk-table td,table.sk-table th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:right;white-space:nowrap}
-table.sk-table th{background:#f4f4f4}
-.sk-prov{background:#f7f7fa;border:1px solid #e0e0ea;border-radius:6px;padding:.5em 1em;font-size:13px;margin:1em 0}
+table.sk-table td,table.sk-table th{border-bottom:1px solid var(--jp-border-color2,#ddd);padding:2px 8px;
+text-align:right;white-space:nowrap}
+table.sk-table th{background:var(--jp-layout-color2,#f4f4f4)}
+.sk-prov{background:var(--jp-layout-color1,#f7f7fa);border:1px solid var(--jp-border-color1,#e0e0ea);border-radius:6px;
+padding:.5em 1em;font-size:13px;margin:1em 0}
 .sk-prov th{text-align:left;padding-right:1em;vertical-align:top;white-space:nowrap;font-weight:600}
-.sk-caption{font-size:12px;color:#666;margin:.2em 0}
+.sk-caption{font-size:12px;color:var(--jp-content-font-color2,#666);margin:.2em 0}
 .sk-scroll{overflow-x:auto}
 """
 
