@@ -33,13 +33,10 @@ def merge_records(
     """``left`` with ``right``'s fields added; a field both have gets ``suffix`` on the right's copy."""
     out = copy_of(left)
     if right is not None:
-        out.update(
-            {
-                (name + suffix if name in left else name): value
-                for name, value in right.items()
-                if not (name == skip and name in left)
-            }
-        )
+        for name, value in right.items():
+            if name == skip and name in left:
+                continue
+            out[name + suffix if name in left else name] = value
     return out
 
 

@@ -143,19 +143,10 @@ class RecordingReader:
 
     def batch(self) -> list[Entry] | None:
         """The next frames; None once the recording is exhausted (:attr:`summary` says how it ended)."""
-        lines = self.chunk()
-        return None if lines is None else self.entries(lines)
-
-    def chunk(self) -> list[bytes] | None:
-        """The lines of the next compressed chunk as they are (decompressing releases the GIL, so a worker thread
-        can read the next chunk meanwhile); None once the recording is exhausted."""
         lines, self._ahead = self._ahead or self._read(), []
         if lines is None:
             self._finish()
-        return lines
-
-    def entries(self, lines: list[bytes]) -> list[Entry]:
-        """Lines of :meth:`chunk` (in the order they came) as frames; a corrupt line is skipped and counted."""
+            return None
         entries = []
         topics = self._topics
         for line in lines:
@@ -245,8 +236,7 @@ class ReplayTransport:
     """A recording as a transport: its inbound frames with their recorded times and subscriptions, in batches,
     paced by the recorded times divided by ``speed`` (``None``: as fast as the receive loop takes them).
 
-    The next chunk is decompressed on a worker thread while the loop decodes and delivers this one (zlib releases
-    the GIL).
+    The next batch is decompressed on a worker thread while the loop delivers this one (zlib releases the GIL).
     """
 
     def __init__(self, path: Path, *, speed: float | None, summary: ReplaySummary) -> None:
@@ -254,7 +244,7 @@ class ReplayTransport:
         self._summary = summary
         self._speed = speed
         self._loop = asyncio.get_running_loop()
-        self._ahead = self._loop.run_in_executor(None, self._reader.chunk)
+        self._ahead = self._loop.run_in_executor(None, self._reader.batch)
         self._paced: deque[Incoming] = deque()
         self._origin: tuple[float, float] | None = None  # (recorded time, monotonic time) of the first frame
         self._closed = False
@@ -268,14 +258,11 @@ class ReplayTransport:
         if self._paced:
             return await self._next_paced()
         while True:
-            lines = await self._ahead
-            if lines is None:
+            batch = await self._ahead
+            if batch is None:
                 raise TransportEnded
-            self._ahead = self._loop.run_in_executor(None, self._reader.chunk)  # decompress the next meanwhile
-            # The lines are decoded here, not on the worker: decoding holds the GIL, and two threads taking turns
-            # at it cost more than one doing both.
-            entries = self._reader.entries(lines)
-            inbound = [(frame, at, topic) for at, direction, topic, frame in entries if direction == "in"]
+            self._ahead = self._loop.run_in_executor(None, self._reader.batch)  # decompress the next meanwhile
+            inbound = [(frame, at, topic) for at, direction, topic, frame in batch if direction == "in"]
             self._summary.frames += len(inbound)
             if not inbound:
                 continue
