@@ -6,29 +6,16 @@ to ``tests/browser/screenshots/``.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import nbformat
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).parent / "screenshots"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(300),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium: apt-get install chromium"),
-]
+from .conftest import BROWSER, CHROMIUM, CHROMIUM_ARGS, SHOTS, jupyterlab
+
+pytestmark = BROWSER
 
 CELLS = [
     "import streamkit as sk\nfrom streamkit import ops\n"
@@ -38,64 +25,12 @@ CELLS = [
     "frame = sk.LiveFrame(rows, max_rows=10_000, fps=2, show=8)\nframe",
     "plot = sk.LivePlot(rows, x='_time', y='cpu_util', color='mac', fps=2)\nplot",
 ]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[str]:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, tmp_path / "live.ipynb")
-    settings_dir = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings_dir.mkdir(parents=True)
-    (settings_dir / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    port, token = free_port(), secrets.token_hex(16)
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={tmp_path}",
-        "--LabServerApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--allow-root",
-    ]
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings")}
-    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) as server:
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
-                        json.load(r)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.5)
-            yield f"{base}/lab/tree/live.ipynb?token={token}"
-        finally:
-            server.terminate()
-            server.wait(20)
+    with jupyterlab(tmp_path, CELLS) as url:
+        yield url
 
 
 def rows_shown(page: object) -> int:
