@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,33 +28,29 @@ def window_frame(window: Window | Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame.from_records(items) if items else pd.DataFrame()
 
 
-# Each fast reduction folds one value at a time into its slot ``s[i]`` of a group's states; ``v`` is the record's
-# value of the reduction's column, read once per record, and ``present`` whether pandas counts it (it skips None
-# and NaN: ``v == v`` is false for NaN). These lines are put together into one function per aggregate (see
-# Folds._source): a call per reduction and record would cost more than the reductions themselves.
-_FOLDS = {
-    "size": "s[{i}] += 1",
-    "count": "if {present}: s[{i}] += 1",
-    "sum": "if {present}: s[{i}] += {v}",  # in arrival order from 0, as sum() adds
-    "mean": "if {present}: m = s[{i}]; m[0] += {v}; m[1] += 1",
-    "min": "if {present} and (s[{i}] is None or {v} < s[{i}]): s[{i}] = {v}",  # the first of equals stays, as in min()
-    "max": "if {present} and (s[{i}] is None or {v} > s[{i}]): s[{i}] = {v}",
-    "first": "if s[{i}] is None and {present}: s[{i}] = {v}",
-    "last": "if {present}: s[{i}] = {v}",
-    "nunique": "if {present}: s[{i}].add({v})",
-}
+def _present(values: list[Any]) -> list[Any]:
+    return [v for v in values if v is not None and v == v]  # pandas skips None and NaN
 
 
-def _none() -> None:
-    return None
+def _mean(values: list[Any]) -> tuple[Any, int]:
+    present = _present(values)
+    return math.fsum(present), len(present)
 
 
-def _zero() -> int:
-    return 0
+def _pick(pick: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
+    def reduce(values: list[Any]) -> Any:
+        present = _present(values)
+        return pick(present) if present else None
+
+    return reduce
 
 
-def _pair() -> list[Any]:
-    return [0, 0]
+def _lesser(a: Any, b: Any) -> Any:
+    return a if b is None or (a is not None and not b < a) else b  # the first of equal values stays, as in min()
+
+
+def _greater(a: Any, b: Any) -> Any:
+    return a if b is None or (a is not None and not b > a) else b
 
 
 def _or_nan(state: Any) -> Any:
@@ -64,19 +61,29 @@ def _same(state: Any) -> Any:
     return state
 
 
-#: Reductions folded record by record (same results as pandas, no per-window pandas groupby): each one's fold (a
-#: line of :data:`_FOLDS`), its empty state and the value of a state; others go to pandas' ``groupby().agg()``.
-FAST: dict[str, tuple[str, Callable[[], Any], Callable[[Any], Any]]] = {
-    "size": (_FOLDS["size"], _zero, _same),
-    "count": (_FOLDS["count"], _zero, _same),
-    "sum": (_FOLDS["sum"], _zero, _same),
-    "mean": (_FOLDS["mean"], _pair, lambda state: state[0] / state[1] if state[1] else math.nan),
-    "min": (_FOLDS["min"], _none, _or_nan),
-    "max": (_FOLDS["max"], _none, _or_nan),
-    "nunique": (_FOLDS["nunique"], set, len),
-    "first": (_FOLDS["first"], _none, _or_nan),
-    "last": (_FOLDS["last"], _none, _or_nan),
+#: Reductions computed without pandas (same results, no per-window pandas groupby), each as three functions: the
+#: state of a batch of values, two states merged (the earlier first), the value of a state. A window's records are
+#: reduced a batch at a time (:class:`Folded`), in C where it can be (list comprehensions, builtins); any other
+#: reduction goes to pandas' ``groupby().agg()``.
+FAST: dict[str, tuple[Callable[[list[Any]], Any], Callable[[Any, Any], Any], Callable[[Any], Any]]] = {
+    "size": (len, operator.add, _same),
+    "count": (lambda values: len(_present(values)), operator.add, _same),
+    "sum": (lambda values: sum(_present(values)), operator.add, _same),
+    "mean": (
+        _mean,
+        lambda a, b: (a[0] + b[0], a[1] + b[1]),
+        lambda state: state[0] / state[1] if state[1] else math.nan,
+    ),
+    "min": (_pick(min), _lesser, _or_nan),
+    "max": (_pick(max), _greater, _or_nan),
+    "nunique": (lambda values: set(_present(values)), operator.or_, len),
+    "first": (_pick(operator.itemgetter(0)), lambda a, b: b if a is None else a, _or_nan),
+    "last": (_pick(operator.itemgetter(-1)), lambda a, b: a if b is None else b, _or_nan),
 }
+
+#: Records a window holds before it reduces them into its groups' states: enough to reduce in bulk, few enough
+#: that a window's memory stays bounded however many records it spans.
+BATCH = 4096
 
 
 def _group_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -84,92 +91,97 @@ def _group_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 class Folds:
-    """The fast reductions of one :func:`aggregate`, folded as records come: each window's records go into a
-    :class:`Folded` (its groups, from the group to one state per named reduction), which gives the window's frame.
-    ``aggregate`` folds a window's list of records in one go; ``event_windows`` followed by an aggregate folds each
-    record as it arrives, so no window keeps its records.
+    """The fast reductions of one :func:`aggregate`: a window's records go into a :class:`Folded`, which reduces
+    them a batch at a time into its groups' states, and gives the window's frame. ``event_windows`` followed by an
+    aggregate gives each window one, so a window keeps at most a batch of records, not all of them.
     """
 
     def __init__(self, groups: list[str], named: dict[str, tuple[str, str]]) -> None:
         self.groups = groups
         self.named = named
         self.needed = {column for column, _ in named.values()} | set(groups)
-        self._empty = tuple(FAST[how][1] for _, how in named.values())
-        self._values = tuple(FAST[how][2] for _, how in named.values())
-        columns = list(dict.fromkeys(column for column, _ in named.values()))
-        scope: dict[str, Any] = {
-            "empty": self._empty,
-            **{f"by{n}": g for n, g in enumerate(groups)},
-            **{f"c{n}": column for n, column in enumerate(columns)},
-        }
-        exec(self._source(columns), scope)  # the text holds no name or value given (see _source)
-        self._fold_for: Callable[[Folded], Callable[[Any], None]] = scope["fold_for"]
-
-    def _source(self, columns: list[str]) -> str:
-        """The source of ``fold_for(window)``, the function folding one record into ``window``. The group and
-        column names are its constants ``by0 ...`` and ``c0 ...``: nothing given to the aggregate is in the text."""
-        if len(self.groups) == 1:
-            group = "get(by0)"
-        else:
-            group = "(" + "".join(f"get(by{n}), " for n in range(len(self.groups))) + ")"
-        lines = [
-            "def fold_for(window):",
-            "    groups, absent = window.groups, window.absent",
-            "    def fold(record):",
-            "        if absent:  # columns no record of the window had so far (settled by the first, usually)",
-            "            if window.first is None:",
-            "                window.first = sorted(record)[:20]",
-            "            absent.difference_update(record.keys())",
-            "        get = record.get",
-            f"        group = {group}",
-            "        s = groups.get(group)",
-            "        if s is None:",
-            "            s = groups[group] = [make() for make in empty]",
-        ]
-        read = {column for column, how in self.named.values() if how != "size"}  # a size needs no value
-        lines += [f"        v{n} = get(c{n})" for n, column in enumerate(columns) if column in read]
-        for i, (column, how) in enumerate(self.named.values()):
-            v = f"v{columns.index(column)}"
-            lines.append("        " + _FOLDS[how].format(i=i, v=v, present=f"{v} is not None and {v} == {v}"))
-        lines.append("    return fold")
-        return "\n".join(lines)
+        self._columns = list(dict.fromkeys(column for column, _ in named.values()))
+        self._ways = tuple((column, *FAST[how]) for column, how in named.values())
 
     def window(self) -> Folded:
         """A new window's groups, empty."""
         return Folded(self)
 
-    def folder(self, window: Folded) -> Callable[[Any], None]:
-        """The function folding one record into ``window``."""
-        return self._fold_for(window)
+    def reduce(self, window: Folded) -> None:
+        """Reduce the records ``window`` holds into its groups' states (and let go of them)."""
+        items = window[:]
+        del window[:]
+        if not items:
+            return
+        if window.absent:  # columns no record of the window had so far (settled by the first, usually)
+            if window.first is None:
+                window.first = sorted(items[0])[:20]
+            for record in items:
+                window.absent -= record.keys()
+                if not window.absent:
+                    break
+        columns = {column: [record.get(column) for record in items] for column in self._columns}
+        positions: dict[Any, list[int]] = {}
+        groups = self.groups
+        if len(groups) == 1:
+            only = groups[0]
+            for i, value in enumerate([record.get(only) for record in items]):
+                found = positions.get(value)
+                if found is None:
+                    positions[value] = [i]
+                else:
+                    found.append(i)
+            positions = {(value,): found for value, found in positions.items()}
+        elif groups:
+            for i, record in enumerate(items):
+                positions.setdefault(tuple(record.get(g) for g in groups), []).append(i)
+        else:
+            positions[()] = list(range(len(items)))
+        states = window.groups
+        for group, found in positions.items():
+            take = operator.itemgetter(*found)
+            count = len(found)
+            batch = [state(_as_list(take(columns[column]), count)) for column, state, _, _ in self._ways]
+            old = states.get(group)
+            states[group] = (
+                batch
+                if old is None
+                else [merge(a, b) for (_, _, merge, _), a, b in zip(self._ways, old, batch, strict=True)]
+            )
 
     def frame(self, bounds: dict[str, Any], window: Folded) -> pd.DataFrame:
         """The window's aggregate: its ``bounds`` columns, the group columns in pandas' order, then one column per
         named reduction. Raises KeyError for columns none of its records had."""
         import pandas as pd
 
+        self.reduce(window)
         if window.absent:
             raise _missing(window.absent, window.first or [])
-        by = self.groups
-        groups = {(group,): states for group, states in window.groups.items()} if len(by) == 1 else window.groups
-        keys: list[Any] = sorted(groups, key=_group_order)
-        columns: dict[str, list[Any]] = {g: [key[n] for key in keys] for n, g in enumerate(by)}
-        for n, (name, value) in enumerate(zip(self.named, self._values, strict=True)):
+        groups = window.groups
+        keys = sorted(groups, key=_group_order)
+        columns: dict[str, list[Any]] = {g: [key[n] for key in keys] for n, g in enumerate(self.groups)}
+        for n, (name, (_, _, _, value)) in enumerate(zip(self.named, self._ways, strict=True)):
             columns[name] = [value(groups[key][n]) for key in keys]
         size = len(keys)
         return pd.DataFrame({**{k: [v] * size for k, v in bounds.items()}, **columns})
 
 
-class Folded:
-    """One window's groups, folded as its records come: ``append`` folds a record (as a window's list of records
-    is appended to)."""
+def _as_list(taken: Any, count: int) -> list[Any]:
+    """``itemgetter`` gives a bare value for one position and a tuple for several."""
+    return [taken] if count == 1 else list(taken)
 
-    __slots__ = ("absent", "append", "first", "groups")
+
+class Folded(list[Any]):
+    """One window of an aggregate: the records it holds until they are reduced (a list: records are appended to
+    it), and its groups' states so far."""
+
+    __slots__ = ("absent", "first", "groups")
 
     def __init__(self, folds: Folds) -> None:
-        self.groups: dict[Hashable, list[Any]] = {}
+        super().__init__()
+        self.groups: dict[tuple[Any, ...], list[Any]] = {}
         self.absent = set(folds.needed)
         self.first: list[Any] | None = None
-        self.append = folds.folder(self)
 
 
 def bounds_of(start: float, end: float, key: Hashable | None, by_count: bool) -> dict[str, Any]:
@@ -223,8 +235,7 @@ def aggregate(by: str | list[str] | None = None, **named: tuple[str, Any]) -> Op
             return pd.DataFrame(columns=[*bounds, *groups, *named])
         if folds is not None:
             folded = folds.window()
-            for record in items:
-                folded.append(record)
+            folded.extend(items)
             return folds.frame(bounds, folded)
         absent = set(needed)
         for record in items:  # usually settled by the first record

@@ -29,7 +29,7 @@ from ._base import (
     pick_scheduler,
     seconds_range,
 )
-from .aggregate import Folds, bounds_of
+from .aggregate import BATCH, Folds, bounds_of
 
 __all__ = ["Window", "count_window", "event_windows", "session", "sliding", "tumbling"]
 
@@ -300,7 +300,10 @@ class event_windows:
                     if start == current[0] and start + size > watermark:
                         key = key_of(record) if key_of is not None else None
                         if key == current[1]:
-                            current[2].append(record)
+                            items = current[2]
+                            items.append(record)
+                            if folds is not None and len(items) >= BATCH:
+                                folds.reduce(items)
                             if value - lateness > watermark:
                                 watermark = value - lateness
                                 if due[0][0] <= watermark:
@@ -324,6 +327,8 @@ class event_windows:
                     heapq.heappush(due, (end, start, order, key))
                     order += 1
                 items.append(record)
+                if folds is not None and len(items) >= BATCH:
+                    folds.reduce(items)
                 placed = True
                 current[:] = [start, key, items]
             if not placed:

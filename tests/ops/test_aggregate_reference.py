@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from unittest.mock import patch
 
 import pandas as pd
 import reactivex
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamkit.ops import Window, event_windows
+from streamkit.ops import windows as windows_module
 from streamkit.ops.aggregate import FAST, aggregate
 
 from .test_shaping import apply
@@ -63,11 +65,17 @@ timed_records = st.lists(
 )
 
 
-@given(timed_records, st.sampled_from([(10, None), (20, 5)]), st.sampled_from([None, "g"]))
+@given(timed_records, st.sampled_from([(10, None), (20, 5)]), st.sampled_from([None, "g"]), st.sampled_from([2, 4096]))
 @settings(max_examples=150, deadline=None)
-def test_windows_folded_as_records_arrive_match_pandas_per_window(items, shape, key):
-    """event_windows then aggregate folds each record as it arrives; every window's frame is pandas' groupby of
-    that window's records, and the same as aggregating the Windows themselves."""
+def test_windows_folded_as_records_arrive_match_pandas_per_window(items, shape, key, batch):
+    """event_windows then aggregate reduces each window's records a batch at a time as they arrive (batches of 2:
+    every state merged many times); every window's frame is pandas' groupby of that window's records, and the same
+    as aggregating the Windows themselves."""
+    with patch.object(windows_module, "BATCH", batch):
+        check_folded_windows(items, shape, key)
+
+
+def check_folded_windows(items, shape, key):
     size, slide = shape
     items = sorted(items, key=lambda r: r["t"])
     named = {how: ("v", how) for how in sorted(FAST)}
