@@ -206,12 +206,12 @@ def _missing(absent: set[str], first: list[Any]) -> KeyError:
 def aggregate(by: str | list[str] | None = None, **named: tuple[str, Any]) -> Operator:
     """Aggregate each window into a DataFrame: ``cpu=("cpu_util", "mean")`` as in ``DataFrame.groupby().agg``.
 
-    Common reductions (``mean sum count size min max nunique first last``) are folded record by record without a
-    pandas groupby per window, which is what keeps small windows cheap; after ``event_windows`` they are folded as
-    the records arrive, so the windows keep no records. Any other reduction (``"median"``, a function) goes
-    through ``groupby().agg()``. The frame has ``window_start`` and ``window_end`` columns (UTC timestamps for time
-    windows, positions for count windows), ``key`` for keyed windows, the ``by`` columns, then one column per
-    named aggregate.
+    Common reductions (``mean sum count size min max nunique first last``) are computed without a pandas groupby
+    per window, which is what keeps small windows cheap; after ``event_windows`` they are reduced a batch of
+    records at a time as the records arrive, so a window holds at most a batch (:data:`BATCH`) of its records.
+    Any other reduction (``"median"``, a function) goes through ``groupby().agg()``. The frame has
+    ``window_start`` and ``window_end`` columns (UTC timestamps for time windows, positions for count windows),
+    ``key`` for keyed windows, the ``by`` columns, then one column per named aggregate.
 
     Example::
 

@@ -170,8 +170,8 @@ class event_windows:
     however many sinks watch.
 
     Followed by :func:`~streamkit.ops.aggregate` with only its common reductions (``mean sum count size min max
-    nunique first last``), each record is folded into its windows' aggregates as it arrives: the windows keep no
-    records, and each emits its aggregate's DataFrame.
+    nunique first last``), each window reduces its records a batch at a time as they arrive (it holds at most a
+    batch of them, not all), and emits its aggregate's DataFrame.
 
     Args:
         field: the event-time field: epoch number, ISO 8601 text or datetime (see ``streamkit._time``);
@@ -257,7 +257,7 @@ class event_windows:
         folds: Folds | None,
     ) -> abc.DisposableBase:
         """Window ``source`` for ``observer``: Windows of records, or with ``folds`` each window's aggregate (its
-        records folded as they arrive, none kept)."""
+        records reduced a batch at a time as they arrive)."""
         field_, size, lateness, unit, key_of, late = (
             self.field,
             self.size,
@@ -270,7 +270,7 @@ class event_windows:
         low, high = seconds_range(unit)  # the fast path reads numbers in there as seconds
         counts, end_counts = self._runs.open()
         collected: Callable[[], Any] = list if folds is None else folds.window
-        windows: dict[tuple[float, Hashable], Any] = {}  # (start, key) -> its records, or its folded groups
+        windows: dict[tuple[float, Hashable], Any] = {}  # (start, key) -> its records (a Folded with folds)
         due: list[tuple[float, float, int, Hashable]] = []  # (end, start, order, key): a heap
         order = 0
         watermark = -math.inf
@@ -349,7 +349,7 @@ class event_windows:
 
 
 class _EventWindows(Observable[Window]):
-    """``event_windows`` applied to a source: its Windows, or (:meth:`aggregated`) each window's aggregate folded
+    """``event_windows`` applied to a source: its Windows, or (:meth:`aggregated`) each window's aggregate reduced
     as the records arrive, which is what ``aggregate`` after ``event_windows`` asks for."""
 
     def __init__(self, windows: event_windows, source: Observable[Any]) -> None:
