@@ -15,12 +15,13 @@ __all__ = ["Controls", "framed"]
 #: Seconds between two looks at the view's state (a pause from another cell, the stream's end or failure).
 EVERY = 0.25
 
+#: The status's mark and colour: JupyterLab's theme colours (they follow its light and dark themes), else fixed ones.
 _MARKS = {
-    ViewState.LIVE: ("●", "#2a2"),
-    ViewState.PAUSED: ("❚❚", "#c80"),
-    ViewState.COMPLETED: ("■", "#888"),
-    ViewState.ERROR: ("✖", "#c22"),
-    ViewState.CLOSED: ("■", "#888"),
+    ViewState.LIVE: ("●", "var(--jp-success-color1, #2a2)"),
+    ViewState.PAUSED: ("❚❚", "var(--jp-warn-color1, #c80)"),
+    ViewState.COMPLETED: ("■", "var(--jp-ui-font-color2, #888)"),
+    ViewState.ERROR: ("✖", "var(--jp-error-color1, #c22)"),
+    ViewState.CLOSED: ("■", "var(--jp-ui-font-color2, #888)"),
 }
 
 _framed: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()  # view -> (body, box)
