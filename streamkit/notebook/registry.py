@@ -255,10 +255,13 @@ def views(*, closed: bool = False) -> Views:
 
 
 def _stop(obj: Any, role: Role) -> None:
-    if role == "simulator":
-        obj.stop()
-    else:
+    if role != "simulator":
         obj.close()
+    elif runtime.in_loop_thread(getattr(obj, "_loop", None) or runtime.get_loop()):
+        # in a cell stop() would finish after the cell: stopped now, the cell may start it (or another on its port)
+        runtime.run(obj.aclose(), timeout=10)
+    else:
+        obj.stop()
 
 
 def _stop_all(found: list[tuple[Any, _Tracked]]) -> list[Entry]:

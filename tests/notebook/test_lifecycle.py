@@ -258,6 +258,16 @@ def test_running_a_cell_again_stops_what_its_previous_run_made(kernel: Kernel):
         ["MistSimulator", "running"],
     ]
 
+    # a simulator is stopped at once: the cell that starts it again (or another on its port) runs as it did
+    kernel.run("fixed = sk.MistSimulator(seed=1, port=0).start()", "fixed-cell")
+    port = kernel.json("fixed.port")
+    kernel.run(f"fixed = sk.MistSimulator(seed=1, port={port}).start()", "fixed-cell")
+    kernel.run("fixed.stop()", "stop-cell")
+    for _ in range(2):
+        kernel.run("fixed.start()", "start-cell")
+    assert kernel.json("[fixed.running, fixed.port]") == [True, port]
+    kernel.run("fixed.stop()")
+
     # without a cell id (a classic front end, nbclient) nothing is replaced
     kernel.run("frame = sk.LiveFrame(rows)\nframe")
     kernel.run("frame = sk.LiveFrame(rows)\nframe")
