@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from reactivex import Observable
 
 from ..notebook.display import show_html
-from .grid import HEAD_PX, ROW_PX, Grid, grid_available, parse_sort
 from .plot import closest_first
 from .state import TableState
 from .view import LiveView, span_of
@@ -35,10 +34,9 @@ STYLE = (
 class LiveFrame(LiveView):
     """A live, bounded table of a stream's records; ``frame.df`` is a pandas DataFrame snapshot at any time.
 
-    In a notebook the table is Perspective's grid (``perspective-python``, in the ``notebook`` extra): sort,
-    filter, group and pick columns in the browser, over every row held; times shown as dates in the browser's
-    time zone (or ``tz``), numbers formatted, missing values as ``-``; in a keyed frame a changed number flashes.
-    Without it (or with ``grid=False``) the cell shows the newest ``show`` rows as an HTML table.
+    In a notebook the cell shows the newest ``show`` rows (sorted by ``sort_by``), with times as UTC text, whole
+    numbers without decimals, other numbers rounded, missing values as ``-``, and in a keyed frame the cells that
+    changed since the last frame marked.
 
     Args:
         source: an Observable of dicts (records, flattened rows) or of DataFrames (window results).
@@ -46,11 +44,11 @@ class LiveFrame(LiveView):
         merge: keyed mode merges each record's fields into its key's row (default) rather than replacing it.
         max_rows / max_age: bounds (``max_age`` as seconds or ``"15min"``); the oldest rows go first.
         columns: the fields shown, in order; default all but internal ones (named ``_...``, e.g. ``_partition``),
-            which the grid's column list still offers.
-        sort_by: a field, ``"-field"`` for descending, or a list of them (default: newest first).
-        title: a title above the table. tz: time zone of the times shown (e.g. ``"UTC"``; default the browser's).
-        grid: the interactive grid (default when Perspective is installed) or the HTML table (False).
-        fps: most display updates per second; show: rows shown by the HTML table (the grid's height too).
+            which ``frame.df`` still holds.
+        sort_by: a field, ``"-field"`` for descending, or a list of them, for the rows shown (default: newest
+            first).
+        title: a title above the table.
+        fps: most display updates per second; show: rows shown.
 
     In a cell, ``frame`` shows a table that keeps updating; ``frame.df`` is a DataFrame of it at any time:
 
@@ -82,25 +80,16 @@ class LiveFrame(LiveView):
         columns: Sequence[str] | None = None,
         sort_by: str | Sequence[str] | None = None,
         title: str | None = None,
-        tz: str | None = None,
-        grid: bool | None = None,
         fps: float = 4.0,
         show: int = 15,
     ) -> None:
         if isinstance(columns, str):
             raise TypeError(f"columns is a list of field names, e.g. columns=[{columns!r}]")
-        if grid and not grid_available():
-            raise ImportError("the grid needs perspective-python: pip install 'streamkit[notebook]'")
         self.state = TableState(key=key, max_rows=max_rows, max_age=max_age, merge=merge)
         self.columns = list(columns) if columns is not None else None
-        self.sort_by = parse_sort(sort_by)  # checked here, so a typo fails at once rather than in the browser
+        self.sort_by = parse_sort(sort_by)
         self.title = title
-        self.tz = tz
         self.show = show
-        self._use_grid = grid_available() if grid is None else grid
-        #: The Perspective grid once the frame is shown (None before, or for the HTML table).
-        self.grid: Grid | None = None
-        self._head: Any = None
         self._shown: dict[Hashable, dict[str, Any]] = {}  # HTML table: the rows drawn last, for changed cells
         super().__init__(source, fps=fps)
 
@@ -173,14 +162,14 @@ class LiveFrame(LiveView):
             text += f" · {html.escape(missing)}"
         if self.error is not None:
             text += f" · <span class='sk-error'>error: {html.escape(str(self.error))}</span>"
-        title = f"<div class='sk-title'>{html.escape(self.title)}</div>" if self.title and self.grid is None else ""
+        title = f"<div class='sk-title'>{html.escape(self.title)}</div>" if self.title else ""
         return f"{title}<div class='sk-head'>{text}</div>"
 
     def _missing_columns(self) -> str:
         """What to say of chosen columns no row has had (closest fields first), once rows have come."""
         if self.columns is None or not len(self.state):
             return ""
-        fields = list(self.grid.kinds) if self.grid is not None else list(self.state.frame(newest=50).columns)
+        fields = list(self.state.frame(newest=50).columns)
         absent = [c for c in self.columns if c not in fields]
         if not absent:
             return ""
@@ -188,9 +177,8 @@ class LiveFrame(LiveView):
         return f"no field {', '.join(map(repr, absent))} in the rows so far; fields: {known}"
 
     def _table_html(self) -> str:
-        if self.grid is None:
-            self.state.changed_keys = set()  # only the grid reads them (the HTML table compares shown rows)
-        rows = self.state.rows(newest=self.show)[::-1]
+        self.state.changed_keys = set()  # the table compares the rows it shows instead
+        rows = self._shown_rows()
         if not rows:
             if self.error is not None:
                 return "<i>no rows: the stream failed before any record came (see the error above)</i>"
@@ -199,6 +187,19 @@ class LiveFrame(LiveView):
             return "<i>waiting for records…</i>"
         return _html_table(self._readable(rows), self._changed_cells(rows))
 
+    def _shown_rows(self) -> list[dict[str, Any]]:
+        """The rows the table shows: the newest ``show`` (newest first), or with ``sort_by`` the first ``show`` of
+        every row held in that order (a top 10 by CPU is the top 10 of all rows, not of the newest)."""
+        if not self.sort_by or not len(self.state):
+            return self.state.rows(newest=self.show)[::-1]
+        table = self.state.frame()[::-1]  # newest first among equals
+        names = [name for name, _ in self.sort_by if name in table.columns]
+        if names:
+            ascending = [up for name, up in self.sort_by if name in table.columns]
+            table = table.sort_values(names, ascending=ascending, kind="stable", na_position="last")
+        rows: list[dict[str, Any]] = table.head(self.show).to_dict("records")
+        return rows
+
     def _readable(self, rows: list[dict[str, Any]]) -> Any:
         import pandas as pd
 
@@ -206,11 +207,7 @@ class LiveFrame(LiveView):
 
         table = pd.DataFrame(rows)
         shown = self.columns or [c for c in table.columns if not str(c).startswith("_")]
-        table = table[[c for c in shown if c in table.columns]]
-        for name, direction in reversed(self.sort_by):
-            if name in table.columns:
-                table = table.sort_values(name, ascending=direction == "asc", kind="stable", na_position="last")
-        return readable(table)[0]
+        return readable(table[[c for c in shown if c in table.columns]])[0]
 
     def _changed_cells(self, rows: list[dict[str, Any]]) -> list[set[str]]:
         """Per shown row of a keyed frame, the fields whose value changed since the last draw."""
@@ -231,43 +228,22 @@ class LiveFrame(LiveView):
         return STYLE + self._header() + self._table_html()
 
     def _render(self) -> None:
-        if self.grid is None:
-            self._widget.value = self._repr_html_()
-            return
-        with self._lock:
-            self.grid.sync()
-        self._head.value = STYLE + self._header()
+        self._widget.value = self._repr_html_()
 
     def _ipython_display_(self) -> None:
-        if not self._use_grid:
-            self._widget = show_html(self, self._widget)
-            return
-        from IPython.display import display
+        self._widget = show_html(self, self._widget)
 
-        if self._widget is None:
-            self._widget = self._grid_widget()
-        display(self._widget)
 
-    def _grid_widget(self) -> Any:
-        import ipywidgets
+def parse_sort(sort_by: str | Sequence[str] | None) -> list[tuple[str, bool]]:
+    """``(field, ascending)`` pairs from a field name, ``"-name"`` for descending, or a list of them.
 
-        from ..notebook.theme import theme_watch
-
-        grid = self.grid = Grid(
-            self.state,
-            columns=self.columns,
-            sort_by=[("-" if d == "desc" else "") + n for n, d in self.sort_by] or None,
-            title=self.title,
-            tz=self.tz,
-            height=HEAD_PX + ROW_PX * max(self.show, 5),
-        )
-        watch = theme_watch()
-        watch.observe(
-            lambda change: setattr(grid.widget, "theme", "Pro Dark" if change["new"] else "Pro Light"), "dark"
-        )
-        self._head = ipywidgets.HTML(STYLE + self._header())
-        self._draw(force=True)
-        return ipywidgets.VBox([self._head, grid.widget, watch])
+    >>> parse_sort("-cpu_util"), parse_sort(["site", "-n"]), parse_sort(None)
+    ([('cpu_util', False)], [('site', True), ('n', False)], [])
+    """
+    if sort_by is None:
+        return []
+    names = [sort_by] if isinstance(sort_by, str) else list(sort_by)
+    return [(name[1:], False) if name.startswith("-") else (name, True) for name in names]
 
 
 def _html_table(table: Any, marks: list[set[str]]) -> str:
