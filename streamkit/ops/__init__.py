@@ -8,6 +8,17 @@ ISO 8601 text, datetimes; ``"received"`` is the message's arrival.
 Everything an operator remembers belongs to one subscription: two subscriptions never share state, and an
 operator's counters (``event_windows.late_count``, ``backpressure.dropped`` ...) are sums over its subscriptions.
 An exception in a function you pass (a key, a reduction) ends the subscription through ``on_error``.
+
+Flatten nested records, window them, aggregate each window into a DataFrame:
+
+>>> import reactivex, streamkit as sk
+>>> from streamkit import ops
+>>> aps = reactivex.of(
+...     {"ap": "a", "radio": {"ch": 6}}, {"ap": "b", "radio": {"ch": 36}}, {"ap": "a", "radio": {"ch": 11}}
+... )
+>>> per_ap = aps.pipe(ops.flatten(), ops.count_window(3), ops.aggregate(by="ap", n=("radio.ch", "count")))
+>>> sk.collect(per_ap, timeout=5)[0][["ap", "n"]].to_dict("records")
+[{'ap': 'a', 'n': 2}, {'ap': 'b', 'n': 1}]
 """
 
 from ..core import Window

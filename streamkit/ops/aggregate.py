@@ -21,7 +21,17 @@ __all__ = ["aggregate", "window_frame"]
 
 
 def window_frame(window: Window | Sequence[Any]) -> pd.DataFrame:
-    """The records of one window (or any list of records) as a DataFrame."""
+    """The records of one window (or any list of records) as a DataFrame.
+
+    Args:
+        window: a :class:`Window` (its ``items``) or a list of records; empty gives an empty DataFrame.
+
+    >>> from streamkit import Window, ops
+    >>> ops.window_frame(Window(0, 2, [{"mac": "a", "rssi": -60}, {"mac": "b", "rssi": -70}], by_count=True))
+      mac  rssi
+    0   a   -60
+    1   b   -70
+    """
     import pandas as pd
 
     items = window.items if isinstance(window, Window) else list(window)
@@ -213,12 +223,21 @@ def aggregate(by: str | list[str] | None = None, **named: tuple[str, Any]) -> Op
     ``window_start`` and ``window_end`` columns (UTC timestamps for time windows, positions for count windows),
     ``key`` for keyed windows, the ``by`` columns, then one column per named aggregate.
 
-    Example::
+    Args:
+        by: the field (or fields) to group by within each window; None: one row per window.
+        named: ``name=(field, reduction)``, a reduction being a pandas name (``"mean"``) or a function.
 
-        per_ap = clients.pipe(
-            sk.ops.tumbling(60),
-            sk.ops.aggregate(by="ap_mac", clients=("mac", "nunique"), rssi=("rssi", "mean")),
-        )
+    ``clients.pipe(sk.ops.tumbling(60), sk.ops.aggregate(by="ap_mac", clients=("mac", "nunique")))``; here
+    count windows of three records:
+
+    >>> import reactivex, streamkit as sk
+    >>> from streamkit import ops
+    >>> clients = reactivex.of({"ap": "a", "rssi": -60}, {"ap": "b", "rssi": -70}, {"ap": "a", "rssi": -50})
+    >>> sk.collect(clients.pipe(ops.count_window(3), ops.aggregate(by="ap", n=("rssi", "count"),
+    ...                                                            rssi=("rssi", "mean"))), timeout=5)[0]
+       window_start  window_end ap  n  rssi
+    0             0           3  a  2 -55.0
+    1             0           3  b  1 -70.0
     """
     if not named:
         raise ValueError('name at least one aggregate, e.g. aggregate(by="mac", cpu=("cpu_util", "mean"))')

@@ -65,9 +65,18 @@ def join(
             message's arrival); None: processing time, when records reach the operator on the ``scheduler``.
         unit: the unit of epoch numbers in ``time`` (``s ms us ns``); None: by magnitude.
 
-    Example::
+    ``clients.pipe(sk.ops.join(devices, on=("ap_mac", "mac"), within=30))``; here on event time, ``how="left"``
+    (``c2``'s AP reported 45 s later, too far apart to match):
 
-        clients.pipe(sk.ops.join(devices, on=("ap_mac", "mac"), within=30))
+    >>> import reactivex, streamkit as sk
+    >>> from streamkit import ops
+    >>> clients = reactivex.of({"mac": "c1", "ap_mac": "ap1", "t": 100}, {"mac": "c2", "ap_mac": "ap2", "t": 105})
+    >>> devices = reactivex.of({"mac": "ap1", "cpu": 7, "t": 90}, {"mac": "ap2", "cpu": 12, "t": 150})
+    >>> joined = clients.pipe(ops.join(devices, on=("ap_mac", "mac"), within=30, time="t", how="left"))
+    >>> for record in sk.collect(joined, timeout=5):
+    ...     print(record)
+    {'mac': 'c1', 'ap_mac': 'ap1', 't': 100, 'cpu': 7, 't_right': 90}
+    {'mac': 'c2', 'ap_mac': 'ap2', 't': 105}
     """
     if how not in ("inner", "left"):
         raise ValueError(f'how is "inner" or "left", not {how!r}')
@@ -154,7 +163,26 @@ def with_latest(other: Observable[Any], *, on: On, suffix: str = "_right") -> Op
     """Enrich each record with the newest record of ``other`` that has the same key (as it stands when the
     record arrives); records whose key ``other`` has not shown yet pass through unchanged.
 
-    Example: ``clients.pipe(sk.ops.with_latest(devices, on=("ap_mac", "mac")))``.
+    Args:
+        other: the stream whose newest record per key is remembered.
+        on: a field name, or ``(field, other_field)``; suffix: added to ``other``'s fields the record has too.
+
+    ``clients.pipe(sk.ops.with_latest(devices, on=("ap_mac", "mac")))``; here with Subjects, pushed by hand:
+
+    >>> from reactivex import Subject
+    >>> from streamkit import ops
+    >>> clients, devices, out = Subject(), Subject(), []
+    >>> _ = clients.pipe(ops.with_latest(devices, on=("ap_mac", "mac"))).subscribe(out.append)
+    >>> clients.on_next({"mac": "c1", "ap_mac": "ap1"})
+    >>> devices.on_next({"mac": "ap1", "cpu": 7})
+    >>> clients.on_next({"mac": "c2", "ap_mac": "ap1"})
+    >>> devices.on_next({"mac": "ap1", "cpu": 9})
+    >>> clients.on_next({"mac": "c3", "ap_mac": "ap1"})
+    >>> for record in out:
+    ...     print(record)
+    {'mac': 'c1', 'ap_mac': 'ap1'}
+    {'mac': 'c2', 'ap_mac': 'ap1', 'cpu': 7}
+    {'mac': 'c3', 'ap_mac': 'ap1', 'cpu': 9}
     """
     left_key, right_key = _keys(on)
 
@@ -182,7 +210,20 @@ def enrich(table: pd.DataFrame | Mapping[Hashable, Mapping[str, Any]], *, on: On
     """Add the fields of a static table (a DataFrame, or a dict from key to fields) to each record: a site or
     device inventory, say. ``on`` is the record's key field, or ``(record_field, table_column)``.
 
-    Example: ``devices.pipe(sk.ops.enrich(inventory_df, on="mac"))``.
+    Args:
+        table: a DataFrame (its last row per key counts) or a dict from key to fields.
+        on: the key field, or ``(record_field, table_column)``; suffix: added to table fields the record has too.
+
+    ``devices.pipe(sk.ops.enrich(inventory_df, on="mac"))``; a key not in the table passes unchanged:
+
+    >>> import pandas as pd, reactivex, streamkit as sk
+    >>> from streamkit import ops
+    >>> inventory = pd.DataFrame({"mac": ["ap1", "ap2"], "site": ["hq", "lab"]})
+    >>> clients = reactivex.of({"mac": "c1", "ap_mac": "ap1"}, {"mac": "c2", "ap_mac": "ap3"})
+    >>> for record in sk.collect(clients.pipe(ops.enrich(inventory, on=("ap_mac", "mac"))), timeout=5):
+    ...     print(record)
+    {'mac': 'c1', 'ap_mac': 'ap1', 'site': 'hq'}
+    {'mac': 'c2', 'ap_mac': 'ap3'}
     """
     left_key, right_key = _keys(on)
     if isinstance(table, Mapping):

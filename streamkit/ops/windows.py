@@ -38,7 +38,20 @@ def count_window(size: int, step: int | None = None) -> Operator:
     """Windows of ``size`` records, a new one every ``step`` records (default ``size``: tumbling).
 
     On completion the windows still open are emitted as they are, so every record is in every window it
-    belongs to. Example: ``events.pipe(sk.ops.count_window(100))``.
+    belongs to.
+
+    Args:
+        size: records per window; step: records between the starts of consecutive windows.
+
+    ``events.pipe(sk.ops.count_window(100))``; here windows of three, a new one every two records:
+
+    >>> import reactivex, streamkit as sk
+    >>> from streamkit import ops
+    >>> windows = sk.collect(reactivex.range(5).pipe(ops.count_window(3, step=2)), timeout=5)
+    >>> windows[1]
+    <Window positions 2\N{EN DASH}4, 3 records>
+    >>> [w.items for w in windows]
+    [[0, 1, 2], [2, 3, 4], [4]]
     """
     step = step or size
     if size < 1 or step < 1:
@@ -77,8 +90,22 @@ def count_window(size: int, step: int | None = None) -> Operator:
 def tumbling(seconds: float, *, scheduler: abc.SchedulerBase | None = None, emit_empty: bool = False) -> Operator:
     """Processing-time windows of ``seconds``, back to back, aligned to multiples of ``seconds`` on the clock.
 
-    ``emit_empty`` also emits windows in which nothing arrived (for continuous counts).
-    Example: ``devices.pipe(sk.ops.tumbling(60), sk.ops.aggregate(by="mac", cpu=("cpu_util", "mean")))``.
+    Args:
+        seconds: the window length.
+        scheduler: the clock (default: the subscription's, else streamkit's loop).
+        emit_empty: also emit windows in which nothing arrived (for continuous counts).
+
+    ``devices.pipe(sk.ops.tumbling(60), sk.ops.aggregate(by="mac", cpu=("cpu_util", "mean")))``; here four
+    records a second, in virtual time:
+
+    >>> import reactivex
+    >>> from reactivex.testing import TestScheduler
+    >>> from streamkit import ops
+    >>> clock, out = TestScheduler(), []
+    >>> _ = reactivex.interval(0.25, scheduler=clock).pipe(ops.tumbling(1.0, scheduler=clock)).subscribe(out.append)
+    >>> clock.advance_to(3.0)
+    >>> [(w.start, w.end, w.items) for w in out]
+    [(0.0, 1.0, [0, 1, 2]), (1.0, 2.0, [3, 4, 5, 6]), (2.0, 3.0, [7, 8, 9, 10])]
     """
     return sliding(seconds, seconds, scheduler=scheduler, emit_empty=emit_empty)
 
@@ -91,7 +118,22 @@ def sliding(
     ``received`` time (so a replay, whose clock is the recording's, gives the windows the live stream gave);
     anything else when the operator sees it.
 
-    Example: ``clients.pipe(sk.ops.sliding(60, every=10))``.
+    Args:
+        seconds: the window length; every: the period between windows' ends.
+        scheduler: the clock (default: the subscription's, else streamkit's loop).
+        emit_empty: also emit windows in which nothing arrived.
+
+    ``clients.pipe(sk.ops.sliding(60, every=10))``; here two records a second, in virtual time:
+
+    >>> import reactivex
+    >>> from reactivex.testing import TestScheduler
+    >>> from streamkit import ops
+    >>> clock, out = TestScheduler(), []
+    >>> windows = ops.sliding(2.0, every=1.0, scheduler=clock)
+    >>> _ = reactivex.interval(0.5, scheduler=clock).pipe(windows).subscribe(out.append)
+    >>> clock.advance_to(4.0)
+    >>> [(w.start, w.end, w.items) for w in out]
+    [(-1.0, 1.0, [0]), (0.0, 2.0, [0, 1, 2]), (1.0, 3.0, [1, 2, 3, 4]), (2.0, 4.0, [3, 4, 5, 6])]
     """
     if seconds <= 0 or every <= 0:
         raise ValueError(f"seconds and every are positive durations, not {seconds} and {every}")
@@ -181,11 +223,20 @@ class event_windows:
         key: a field name or function: separate windows per key.
         unit: the unit of epoch numbers in ``field`` (``s ms us ns``); None: by magnitude.
 
-    Example::
+    ``clients.pipe(windows, sk.ops.aggregate(by="ap_mac", clients=("mac", "nunique")))``; here minute windows on
+    a field ``t`` in epoch seconds, with 10 s of allowed lateness:
 
-        windows = sk.ops.event_windows("_time", size=60, allowed_lateness=5)
-        per_minute = clients.pipe(windows, sk.ops.aggregate(by="ap_mac", clients=("mac", "nunique")))
-        windows.late.subscribe(print)          # what came too late
+    >>> import reactivex, streamkit as sk
+    >>> from streamkit import ops
+    >>> windows = ops.event_windows("t", size=60, allowed_lateness=10)
+    >>> late = []
+    >>> _ = windows.late.subscribe(late.append)          # what came too late
+    >>> records = reactivex.of({"t": 5, "v": 1}, {"t": 50, "v": 2}, {"t": 65, "v": 3}, {"t": 130, "v": 4},
+    ...                        {"t": 30, "v": 5}, {"t": 61, "v": 6})
+    >>> [(w.start, w.end, [r["v"] for r in w.items]) for w in sk.collect(records.pipe(windows), timeout=5)]
+    [(0.0, 60.0, [1, 2]), (60.0, 120.0, [3]), (120.0, 180.0, [4])]
+    >>> late, windows.late_count, windows.skipped
+    ([{'t': 30, 'v': 5}, {'t': 61, 'v': 6}], 2, 0)
     """
 
     def __init__(
@@ -390,7 +441,14 @@ def session(
         time_field: the event-time field (``"received"``: the message's arrival); None: processing time.
         unit: the unit of epoch numbers in ``time_field`` (``s ms us ns``); None: by magnitude.
 
-    Example: ``clients.pipe(sk.ops.session("mac", gap=120))``.
+    ``clients.pipe(sk.ops.session("mac", gap=120))``; here by event time, a field ``t`` in epoch seconds:
+
+    >>> import reactivex, streamkit as sk
+    >>> from streamkit import ops
+    >>> seen = reactivex.of({"mac": "a", "t": 0}, {"mac": "a", "t": 30}, {"mac": "b", "t": 40}, {"mac": "a", "t": 200})
+    >>> sessions = sk.collect(seen.pipe(ops.session("mac", gap=60, time_field="t")), timeout=5)
+    >>> [(w.key, w.start, w.end, len(w)) for w in sessions]
+    [('a', 0.0, 90.0, 2), ('b', 40.0, 100.0, 1), ('a', 200.0, 260.0, 1)]
     """
     if gap <= 0:
         raise ValueError(f"gap is a positive number of seconds, not {gap}")

@@ -11,6 +11,23 @@ killed process loses the batch it had not flushed yet; ``close()`` (and the end 
 exit) flushes what is pending.
 
 Needs the ``archive`` extra (``pip install "streamkit[archive]"``): pyarrow and duckdb.
+
+Here two devices' records, dated by their ``_time``, written and read back:
+
+>>> import tempfile, reactivex, streamkit as sk
+>>> from pathlib import Path
+>>> devices = reactivex.of({"name": "ap-1", "site_id": "s1", "cpu_util": 7, "_time": 1_795_463_640},
+...                        {"name": "ap-2", "site_id": "s2", "cpu_util": 12, "_time": 1_795_463_650})
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     writer = sk.archive.write(devices, Path(tmp) / "devices", partition_by="site_id", time_field="_time")
+...     parts = sorted(p.relative_to(tmp).parent.as_posix() for p in Path(tmp).rglob("*.parquet"))
+...     back = sk.archive.read(Path(tmp) / "devices")
+>>> parts
+['devices/date=2026-11-23/site_id=s1', 'devices/date=2026-11-23/site_id=s2']
+>>> back[["name", "site_id", "cpu_util"]]
+   name site_id  cpu_util
+0  ap-1      s1         7
+1  ap-2      s2        12
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from .view import TIME_NAMES, LiveView, is_time_value, rows_of
 
 __all__ = ["KINDS", "LivePlot", "PlotState", "closest_first"]
 
+#: The chart kinds a :class:`LivePlot` draws (its ``kind``): ``LivePlot(source, x="t", y="v", kind="bar")``.
 KINDS = ("line", "scatter", "bar", "histogram")
 #: Most field names a plot remembers while looking for its ``y`` (to say which exist when it never comes).
 MAX_FIELDS = 500

@@ -50,7 +50,24 @@ padding:.5em 1em;font-size:13px;margin:1em 0}
 
 @dataclass
 class Provenance:
-    """Where a report's data came from; gathered from the parts and the ``source`` / ``windows`` arguments."""
+    """Where a report's data came from; gathered from the parts and the ``source`` / ``windows`` arguments.
+
+    :func:`report` fills one and shows its :meth:`rows` at the top of the page; the time range is the widest
+    span of what was added:
+
+    >>> from streamkit.sinks import Provenance
+    >>> provenance = Provenance()
+    >>> provenance.add_source("archive/devices")
+    >>> provenance.add_time(1_795_463_640, 1_795_463_700)
+    >>> provenance.add_time(1_795_463_600, None)
+    >>> provenance.windows.append("tumbling 60 s windows (processing time)")
+    >>> for name, value in provenance.rows()[:4]:
+    ...     print(f"{name}: {value}")
+    Source: archive/devices
+    Subscriptions: not given
+    Time range: 2026-11-23T19:53:20Z to 2026-11-23T19:55:00Z (100.0 s)
+    Windows: tumbling 60 s windows (processing time)
+    """
 
     sources: list[str] = field(default_factory=list)
     subscriptions: set[str] = field(default_factory=set)
