@@ -111,7 +111,8 @@ class Window:
             when = f"positions {self.start:g}\N{EN DASH}{self.end - 1:g}"
         else:
             when = span_text(self.start, self.end, "s") or f"[{self.start:g}, {self.end:g})"
-        return f"<Window {when}{key}, {len(self.items):,} records>"
+        count = len(self.items)
+        return f"<Window {when}{key}, {count:,} record{'' if count == 1 else 's'}>"
 
 
 class ProblemKind(str, Enum):

@@ -16,12 +16,19 @@ __all__ = ["Controls", "framed"]
 EVERY = 0.25
 
 #: The status's mark and colour: JupyterLab's theme colours (they follow its light and dark themes), else fixed ones.
+#: The colours the notebook views give states, from JupyterLab's theme (fallbacks outside it).
+COLOURS = {
+    "good": "var(--jp-success-color1, #2a2)",
+    "warn": "var(--jp-warn-color1, #c80)",
+    "bad": "var(--jp-error-color1, #c22)",
+    "quiet": "var(--jp-ui-font-color2, #888)",
+}
 _MARKS = {
-    ViewState.LIVE: ("●", "var(--jp-success-color1, #2a2)"),
-    ViewState.PAUSED: ("❚❚", "var(--jp-warn-color1, #c80)"),
-    ViewState.COMPLETED: ("■", "var(--jp-ui-font-color2, #888)"),
-    ViewState.ERROR: ("✖", "var(--jp-error-color1, #c22)"),
-    ViewState.CLOSED: ("■", "var(--jp-ui-font-color2, #888)"),
+    ViewState.LIVE: ("●", COLOURS["good"]),
+    ViewState.PAUSED: ("❚❚", COLOURS["warn"]),
+    ViewState.COMPLETED: ("■", COLOURS["quiet"]),
+    ViewState.ERROR: ("✖", COLOURS["bad"]),
+    ViewState.CLOSED: ("■", COLOURS["quiet"]),
 }
 
 _framed: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()  # view -> (body, box)

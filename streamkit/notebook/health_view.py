@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import runtime
 from ..core import ConnectionState, ViewState
+from .controls import COLOURS
 from .display import show_html
 from .registry import track
 
@@ -43,10 +44,10 @@ def health(client: Client, *, every: float = 1.0, **watch: Any) -> Health:
 
 #: The state's colour: JupyterLab's theme colours (they follow its light and dark themes), else fixed ones.
 _STATE_COLOURS = {
-    "connected": "var(--jp-success-color1, #2a2)",
-    "failed": "var(--jp-error-color1, #c22)",
-    "closed": "var(--jp-ui-font-color2, #888)",
-    "other": "var(--jp-warn-color1, #c80)",  # connecting, reconnecting
+    "connected": COLOURS["good"],
+    "failed": COLOURS["bad"],
+    "closed": COLOURS["quiet"],
+    "other": COLOURS["warn"],  # connecting, reconnecting
 }
 
 

@@ -19,6 +19,7 @@ from reactivex.disposable import Disposable
 from .. import runtime
 from ..core import Stream
 from ..errors import StreamkitError
+from ..notebook.registry import track
 from ._merge import FanIn, ShardGap
 from ._reduce import Aggregation, aggregation
 from ._shard import run_shard
@@ -101,6 +102,7 @@ class Cluster:
         self._owned = tuple(owned)
         self._subscriptions: list[ClusterSubscription] = []
         self._closed = False
+        track(self, "cluster")  # weakly: sk.views() lists it, sk.close_all() and kernel shutdown close it
 
     def __repr__(self) -> str:
         if self._closed:

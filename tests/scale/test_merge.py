@@ -215,3 +215,18 @@ def test_importing_streamkit_and_its_scale_package_does_not_import_dask():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_cluster_is_listed_by_views_and_stopped_by_close_all():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local:
+        dask = distributed.Client(local, set_as_default=False)
+        try:
+            cluster = sk.cluster(dask)
+            listed = [e for e in sk.views() if e.object is cluster]
+            assert [(e.kind, e.role, e.state) for e in listed] == [("Cluster", "cluster", "running")]
+            stopped = sk.close_all()
+            assert any(e.object is cluster for e in stopped) and cluster._closed
+            assert not any(e.object is cluster for e in sk.views())
+        finally:
+            dask.close()
