@@ -350,7 +350,7 @@ def terminal_table(
     from rich.text import Text
 
     from .._time import clock_texts
-    from ..sinks.view import is_time_column
+    from ..sinks.view import column_texts, is_time_column
 
     if names is None:
         names = [name for name in dict.fromkeys(k for row in rows for k in row) if show_internal or not internal(name)]
@@ -367,12 +367,11 @@ def terminal_table(
     )
     cells: list[list[str]] = []
     for name, values in columns.items():
-        number = name not in times and any(_is_number(v) for v in values)
-        number = number and all(_missing(v) or _is_number(v) for v in values)
+        texts, number = column_texts(values)
         if name in times:  # a value that is not a time is shown as it is
-            cells.append([clock or _text(value) for clock, value in zip(clocks[name], values, strict=True)])
-        else:
-            cells.append(_number_texts(values) if number else [_text(value) for value in values])
+            number = False
+            texts = [clock or text for clock, text in zip(clocks[name], texts, strict=True)]
+        cells.append(texts)
         justify: Literal["right", "left"] = "right" if number else "left"
         if fold:
             table.add_column(name, justify=justify, overflow="fold")
@@ -381,38 +380,6 @@ def terminal_table(
     for row in zip(*cells, strict=True):
         table.add_row(*(Text(cell) for cell in row))  # Text: a value is never read as rich markup
     return table
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not _missing(value)
-
-
-def _text(value: Any) -> str:
-    """A value that is not a number as text: missing as ``-``, containers as compact JSON."""
-    if _missing(value):
-        return "-"
-    if isinstance(value, (dict, list, tuple)):
-        from .._json import dumps
-
-        try:
-            return dumps(value)
-        except TypeError:
-            return str(value)
-    return str(value)
-
-
-def _number_texts(values: list[Any]) -> list[str]:
-    """A column of numbers as text that lines up: thousands separators, the decimals the column needs (at most 3;
-    none for whole numbers, as integers that pandas made floats), the tiny and the huge in scientific notation."""
-    numbers = [v for v in values if not _missing(v)]
-    if any(abs(v) >= 1e15 or 0 < abs(v) < 1e-3 for v in numbers):
-        return ["-" if _missing(v) else f"{v:.6g}" for v in values]
-    decimals = max((len(f"{round(v, 3):.3f}".rstrip("0").partition(".")[2]) for v in numbers), default=0)
-    return ["-" if _missing(v) else f"{v:,.{decimals}f}" for v in values]
 
 
 def console(stderr: bool = False) -> Any:

@@ -23,7 +23,8 @@ COLOURS = {
     "bad": "var(--jp-error-color1, #c22)",
     "quiet": "var(--jp-ui-font-color2, #888)",
 }
-_MARKS = {
+#: The mark and colour of each state of a view.
+MARKS = {
     ViewState.LIVE: ("●", COLOURS["good"]),
     ViewState.PAUSED: ("❚❚", COLOURS["warn"]),
     ViewState.COMPLETED: ("■", COLOURS["quiet"]),
@@ -140,7 +141,7 @@ class Controls:
         self.toggle.description, self.toggle.icon = ("Resume", "play") if paused else ("Pause", "pause")
         self.toggle.disabled = not running or closed
         self.stop.disabled = closed
-        mark, colour = _MARKS[state]
+        mark, colour = MARKS[state]
         text = f"<span style='color:{colour}'>{mark}</span> {state.value}" + (
             " · closed" if closed and state is not ViewState.CLOSED else ""
         )

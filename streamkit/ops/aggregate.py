@@ -126,10 +126,7 @@ class Folds:
         if window.absent:  # columns no record of the window had so far (settled by the first, usually)
             if window.first is None:
                 window.first = sorted(items[0])[:20]
-            for record in items:
-                window.absent -= record.keys()
-                if not window.absent:
-                    break
+            _settle(window.absent, items)
         columns = {column: [record.get(column) for record in items] for column in self._columns}
         positions: dict[Any, list[int]] = {}
         groups = self.groups
@@ -206,6 +203,15 @@ def bounds_of(start: float, end: float, key: Hashable | None, by_count: bool) ->
     return bounds
 
 
+def _settle(absent: set[str], items: list[Any]) -> set[str]:
+    """Take from ``absent`` (in place) the columns the records have; usually settled by the first record."""
+    for record in items:
+        absent.difference_update(record.keys())
+        if not absent:
+            break
+    return absent
+
+
 def _missing(absent: set[str], first: list[Any]) -> KeyError:
     return KeyError(
         f"aggregate: {sorted(absent)} not in the window's records (the first has: {first}); "
@@ -256,11 +262,7 @@ def aggregate(by: str | list[str] | None = None, **named: tuple[str, Any]) -> Op
             folded = folds.window()
             folded.extend(items)
             return folds.frame(bounds, folded)
-        absent = set(needed)
-        for record in items:  # usually settled by the first record
-            absent -= record.keys()
-            if not absent:
-                break
+        absent = _settle(set(needed), items)
         if absent:
             raise _missing(absent, sorted(items[0])[:20])
         frame = pd.DataFrame({column: [record.get(column) for record in items] for column in sorted(needed)})

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reactivex import Observable
 
+from ..notebook.controls import MARKS
 from ..notebook.display import show_html
 from .plot import closest_first
 from .state import TableState
-from .view import LiveView, span_of
+from .view import LiveView, column_texts, span_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -152,7 +152,7 @@ class LiveFrame(LiveView):
 
     def _header(self) -> str:
         mode = f"latest per {html.escape(str(self.state.key_name or 'key'))}" if self.state.key_of else "newest first"
-        mark = {"live": "●", "paused": "❚❚", "closed": "■", "completed": "■", "error": "✖"}[self.status]
+        mark = MARKS[self.status][0]
         text = (
             f"{mark} {self.status} · {len(self.state):,} rows ({mode}) · {self.rate:,.1f} rec/s · "
             f"{self.state.received:,} received · {self.state.evicted:,} evicted"
@@ -247,43 +247,18 @@ def parse_sort(sort_by: str | Sequence[str] | None) -> list[tuple[str, bool]]:
 
 
 def _html_table(table: Any, marks: list[set[str]]) -> str:
-    """An HTML table of a readable DataFrame: numbers right-aligned (whole floats without decimals, others to
-    three significant decimals), missing values as ``-``, changed cells marked."""
-    import pandas as pd
-
-    numeric = {name for name in table.columns if pd.api.types.is_numeric_dtype(table[name])}
+    """An HTML table of a readable DataFrame (:func:`~streamkit.sinks.view.column_texts`: numbers right-aligned,
+    missing values as ``-``), changed cells marked."""
+    columns = {name: column_texts(table[name].tolist()) for name in table.columns}
     head = "".join(
-        f"<th class='sk-num'>{html.escape(str(c))}</th>" if c in numeric else f"<th>{html.escape(str(c))}</th>"
-        for c in table.columns
+        f"<th class='sk-num'>{html.escape(str(c))}</th>" if number else f"<th>{html.escape(str(c))}</th>"
+        for c, (_, number) in columns.items()
     )
     body = []
-    for (_, row), changed in zip(table.iterrows(), marks, strict=True):
+    for n, changed in enumerate(marks):
         cells = []
-        for name, value in row.items():
-            classes = ("sk-num " if name in numeric else "") + ("sk-new" if name in changed else "")
-            cell = f"<td class='{classes.strip()}'>" if classes.strip() else "<td>"
-            cells.append(cell + html.escape(_cell_text(value)) + "</td>")
+        for name, (texts, number) in columns.items():
+            classes = " ".join(c for c, on in (("sk-num", number), ("sk-new", name in changed)) if on)
+            cells.append((f"<td class='{classes}'>" if classes else "<td>") + html.escape(texts[n]) + "</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table class='sk-live'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _cell_text(value: Any) -> str:
-    """A value as the HTML table shows it.
-
-    >>> _cell_text(5.0), _cell_text(0.123456), _cell_text(1234567.891), _cell_text(float("nan")), _cell_text(None)
-    ('5', '0.123', '1,234,568', '-', '-')
-    >>> _cell_text(True), _cell_text(["a", 1]), _cell_text(2_000_000)
-    ('True', "['a', 1]", '2,000,000')
-    """
-    from numpy import bool_ as numpy_bool
-    from pandas import NA as _NA
-
-    if value is None or value is _NA or (isinstance(value, float) and value != value):
-        return "-"
-    if isinstance(value, (bool, numpy_bool)):
-        return str(value)
-    if isinstance(value, Integral) or (isinstance(value, float) and value.is_integer()):
-        return f"{int(value):,}"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-    return str(value)

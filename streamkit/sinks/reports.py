@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._redact import safe_url
-from .._time import epoch_seconds, utc_datetime
+from .._time import clock_texts, epoch_seconds, utc_datetime
 from .._version import __version__
 from ..core import topic_text
 from ..ops._base import describe
@@ -170,11 +170,6 @@ def _meaningful_index(df: Any) -> bool:
     return any(name is not None for name in index.names) or not pd.api.types.is_integer_dtype(index)
 
 
-def _clock_text(stamps: list[Any], *, one_day: bool, fraction: bool) -> list[str]:
-    pattern = ("%H:%M:%S" if one_day else "%Y-%m-%d %H:%M:%S") + (".%f" if fraction else "")
-    return ["" if t is None else t.strftime(pattern)[: -3 if fraction else None] for t in stamps]
-
-
 def readable(df: Any) -> tuple[Any, str]:
     """A copy of ``df`` for reading, and what to say about its times: time columns (by name or by value) as UTC
     text, the time of day only when they all fall on one day, a window's ``window_start``/``window_end`` as one
@@ -191,26 +186,23 @@ def readable(df: Any) -> tuple[Any, str]:
     True
     """
     out = df.copy()
-    converted: dict[Any, list[Any]] = {}
-    for name in _time_columns(out):
-        stamps = [utc_datetime(v) for v in out[name].tolist()]
-        if any(t is not None for t in stamps):
-            converted[name] = stamps
-    if not converted:
+    columns = {name: out[name].tolist() for name in _time_columns(out)}
+    every, day = clock_texts(value for values in columns.values() for value in values)
+    if not any(every):
         return out, ""
-    every = [t for stamps in converted.values() for t in stamps if t is not None]
-    days = {t.date() for t in every}
-    one_day = len(days) == 1
-    for name, stamps in converted.items():
-        fraction = any(t.microsecond for t in stamps if t is not None)
-        out[name] = _clock_text(stamps, one_day=one_day, fraction=fraction)
+    converted = set()
+    for name, values in columns.items():
+        texts = clock_texts(values, dated=day is None)[0]  # all columns alike: dated unless on one day
+        if any(texts):
+            out[name] = ["" if text is None else text for text in texts]
+            converted.add(name)
     if "window_start" in converted and "window_end" in converted:
         bounds = zip(out["window_start"], out["window_end"], strict=True)
         labels = [f"{a}\N{EN DASH}{b}" if a or b else "" for a, b in bounds]
         at = list(out.columns).index("window_start")
         out = out.drop(columns=["window_start", "window_end"])
         out.insert(at, "window", labels)
-    return out, "; times UTC" + (f", {next(iter(days)).isoformat()}" if one_day else "")
+    return out, "; times UTC" + (f", {day.isoformat()}" if day is not None else "")
 
 
 class _Page:

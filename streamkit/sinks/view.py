@@ -27,7 +27,7 @@ from .._time import epoch_seconds
 from ..core import Message, ViewState, Window
 from ..notebook.registry import track
 
-__all__ = ["TIME_NAMES", "LiveView", "is_time_column", "is_time_value", "rows_of", "span_of"]
+__all__ = ["TIME_NAMES", "LiveView", "column_texts", "is_time_column", "is_time_value", "rows_of", "span_of"]
 
 #: Field names that hold a time whatever their values look like.
 TIME_NAMES = ("_time", "time", "timestamp", "ts", "last_seen", "received", "window_start", "window_end")
@@ -112,6 +112,50 @@ def is_time_column(name: Any, values: Iterable[Any], *, sample: int = 20) -> boo
         if seen >= sample:
             break
     return seen > 0
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not _missing(value)
+
+
+def _text(value: Any) -> str:
+    """A value that is not a number as text: missing as ``-``, containers as compact JSON."""
+    if _missing(value):
+        return "-"
+    if isinstance(value, (dict, list, tuple)):
+        from .._json import dumps
+
+        try:
+            return dumps(value)
+        except TypeError:
+            return str(value)
+    return str(value)
+
+
+def _number_texts(values: list[Any]) -> list[str]:
+    """A column of numbers as text that lines up: thousands separators, the decimals the column needs (at most 3;
+    none for whole numbers, as integers that pandas made floats), the tiny and the huge in scientific notation."""
+    numbers = [v for v in values if not _missing(v)]
+    if any(abs(v) >= 1e15 or 0 < abs(v) < 1e-3 for v in numbers):
+        return ["-" if _missing(v) else f"{v:.6g}" for v in values]
+    decimals = max((len(f"{round(v, 3):.3f}".rstrip("0").partition(".")[2]) for v in numbers), default=0)
+    return ["-" if _missing(v) else f"{v:,.{decimals}f}" for v in values]
+
+
+def column_texts(values: list[Any]) -> tuple[list[str], bool]:
+    """A table column's values as text, and whether it is a column of numbers (to right-align): numbers with
+    thousands separators and the decimals the column needs (at most 3), missing values as ``-``, containers as
+    compact JSON, anything else as it is. Times are the caller's (:func:`streamkit._time.clock_texts`).
+
+    >>> column_texts([5.0, 1234.5, None]), column_texts([0.123456]), column_texts(["ap-1", None, ["a", 1]])
+    ((['5.0', '1,234.5', '-'], True), (['0.123'], True), (['ap-1', '-', '["a",1]'], False))
+    """
+    number = any(_is_number(v) for v in values) and all(_missing(v) or _is_number(v) for v in values)
+    return (_number_texts(values), True) if number else ([_text(v) for v in values], False)
 
 
 def span_of(item: Any) -> tuple[float, float] | None:
