@@ -92,16 +92,15 @@ class Controls:
         self._loop = runtime.get_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._shown: tuple[Any, ...] | None = None
-        fit = ipywidgets.Layout(width="auto")
-        self.toggle = ipywidgets.ToggleButton(
-            value=bool(view.paused), description="Pause", icon="pause", layout=fit,
+        self.toggle = ipywidgets.ToggleButton(  # buttons keep their width: a long status wraps beside them
+            value=bool(view.paused), description="Pause", icon="pause", layout=_button(),
             tooltip="Freeze the display (records are still collected)",
         )  # fmt: skip
         self.stop = ipywidgets.Button(
-            description="Stop", icon="stop", layout=fit,
+            description="Stop", icon="stop", layout=_button(),
             tooltip="Unsubscribe and stop updating (what was collected stays readable)",
         )  # fmt: skip
-        self.status = ipywidgets.HTML()
+        self.status = ipywidgets.HTML(layout=ipywidgets.Layout(flex="1 1 0%", min_width="0"))
         middle = ipywidgets.Layout(align_items="center")
         self.bar = ipywidgets.HBox([self.toggle, self.stop, self.status], layout=middle)
         self.toggle.observe(self._toggled, names="value")
@@ -157,3 +156,9 @@ class Controls:
             self._timer = None
             return
         self._timer = self._loop.call_later(self._every, self._poll)
+
+
+def _button() -> Any:
+    import ipywidgets
+
+    return ipywidgets.Layout(width="auto", flex="0 0 auto")
