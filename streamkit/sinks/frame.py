@@ -11,6 +11,7 @@ from reactivex import Observable
 
 from ..notebook.controls import MARKS
 from ..notebook.display import show_html
+from .grid import HEAD_PX, ROW_PX, Grid, grid_available
 from .plot import closest_first
 from .state import TableState
 from .view import LiveView, column_texts, span_of
@@ -34,9 +35,12 @@ STYLE = (
 class LiveFrame(LiveView):
     """A live, bounded table of a stream's records; ``frame.df`` is a pandas DataFrame snapshot at any time.
 
-    In a notebook the cell shows the newest ``show`` rows (sorted by ``sort_by``), with times as UTC text, whole
-    numbers without decimals, other numbers rounded, missing values as ``-``, and in a keyed frame the cells that
-    changed since the last frame marked.
+    In a notebook the table is Perspective's grid (``perspective-python``, in the ``notebook`` extra): sort,
+    filter, group and pick columns in the browser, over every row held; times shown as dates in the browser's
+    time zone (or ``tz``), numbers formatted, missing values as ``-``; in a keyed frame a changed number flashes.
+    Without it (or with ``grid=False``, or where widgets do not show) the cell shows the newest ``show`` rows as an
+    HTML table (sorted by ``sort_by``), with times as UTC text, whole numbers without decimals, other numbers
+    rounded, missing values as ``-``, and in a keyed frame the cells that changed since the last frame marked.
 
     Args:
         source: an Observable of dicts (records, flattened rows) or of DataFrames (window results).
@@ -44,11 +48,12 @@ class LiveFrame(LiveView):
         merge: keyed mode merges each record's fields into its key's row (default) rather than replacing it.
         max_rows / max_age: bounds (``max_age`` as seconds or ``"15min"``); the oldest rows go first.
         columns: the fields shown, in order; default all but internal ones (named ``_...``, e.g. ``_partition``),
-            which ``frame.df`` still holds.
-        sort_by: a field, ``"-field"`` for descending, or a list of them, for the rows shown (default: newest
-            first).
+            which ``frame.df`` holds and the grid's column list offers.
+        sort_by: a field, ``"-field"`` for descending, or a list of them (default: newest first).
         title: a title above the table.
-        fps: most display updates per second; show: rows shown.
+        tz: the time zone of the grid's times (e.g. ``"UTC"``; default the browser's).
+        grid: the interactive grid (default when Perspective is installed) or the HTML table (False).
+        fps: most display updates per second; show: rows shown by the HTML table (and the grid's height).
 
     In a cell, ``frame`` shows a table that keeps updating; ``frame.df`` is a DataFrame of it at any time:
 
@@ -80,16 +85,25 @@ class LiveFrame(LiveView):
         columns: Sequence[str] | None = None,
         sort_by: str | Sequence[str] | None = None,
         title: str | None = None,
+        tz: str | None = None,
+        grid: bool | None = None,
         fps: float = 4.0,
         show: int = 15,
     ) -> None:
         if isinstance(columns, str):
             raise TypeError(f"columns is a list of field names, e.g. columns=[{columns!r}]")
+        if grid and not grid_available():
+            raise ImportError("the grid needs perspective-python: pip install 'streamkit[notebook]' (or grid=False)")
         self.state = TableState(key=key, max_rows=max_rows, max_age=max_age, merge=merge)
         self.columns = list(columns) if columns is not None else None
         self.sort_by = parse_sort(sort_by)
         self.title = title
+        self.tz = tz
         self.show = show
+        self._use_grid = grid_available() if grid is None else grid
+        #: The Perspective grid once the frame is shown (None before, or with the HTML table).
+        self.grid: Grid | None = None
+        self._head: Any = None  # the grid's header (an ipywidgets.HTML)
         self._shown: dict[Hashable, dict[str, Any]] = {}  # HTML table: the rows drawn last, for changed cells
         super().__init__(source, fps=fps)
 
@@ -160,16 +174,20 @@ class LiveFrame(LiveView):
         missing = self._missing_columns()
         if missing:
             text += f" · {html.escape(missing)}"
+        late = self.grid.late_fields if self.grid is not None else []
+        if late:
+            names = ", ".join(late[:5]) + (" …" if len(late) > 5 else "")
+            text += f" · not in the grid (they came later; see frame.df): {html.escape(names)}"
         if self.error is not None:
             text += f" · <span class='sk-error'>error: {html.escape(str(self.error))}</span>"
-        title = f"<div class='sk-title'>{html.escape(self.title)}</div>" if self.title else ""
+        title = f"<div class='sk-title'>{html.escape(self.title)}</div>" if self.title and self.grid is None else ""
         return f"{title}<div class='sk-head'>{text}</div>"
 
     def _missing_columns(self) -> str:
         """What to say of chosen columns no row has had (closest fields first), once rows have come."""
         if self.columns is None or not len(self.state):
             return ""
-        fields = list(self.state.frame(newest=50).columns)
+        fields = list(self.grid.kinds) if self.grid and self.grid.kinds else list(self.state.frame(newest=50).columns)
         absent = [c for c in self.columns if c not in fields]
         if not absent:
             return ""
@@ -177,15 +195,20 @@ class LiveFrame(LiveView):
         return f"no field {', '.join(map(repr, absent))} in the rows so far; fields: {known}"
 
     def _table_html(self) -> str:
-        self.state.changed_keys = set()  # the table compares the rows it shows instead
+        if self.grid is None:
+            self.state.changed_keys = set()  # only the grid reads them (the HTML table compares the rows it shows)
         rows = self._shown_rows()
         if not rows:
-            if self.error is not None:
-                return "<i>no rows: the stream failed before any record came (see the error above)</i>"
-            if self.completed or self.closed:
-                return f"<i>no rows: the stream {'completed' if self.completed else 'was closed'} empty</i>"
-            return "<i>waiting for records…</i>"
+            return self._no_rows()
         return _html_table(self._readable(rows), self._changed_cells(rows))
+
+    def _no_rows(self) -> str:
+        """What the table says while it has no rows: why."""
+        if self.error is not None:
+            return "<i>no rows: the stream failed before any record came (see the error above)</i>"
+        if self.completed or self.closed:
+            return f"<i>no rows: the stream {'completed' if self.completed else 'was closed'} empty</i>"
+        return "<i>waiting for records…</i>"
 
     def _shown_rows(self) -> list[dict[str, Any]]:
         """The rows the table shows: the newest ``show`` (newest first), or with ``sort_by`` the first ``show`` of
@@ -228,10 +251,46 @@ class LiveFrame(LiveView):
         return STYLE + self._header() + self._table_html()
 
     def _render(self) -> None:
-        self._widget.value = self._repr_html_()
+        if self.grid is None:
+            self._widget.value = self._repr_html_()
+            return
+        with self._lock:
+            self.grid.sync()
+        if self.grid.widget is None:
+            self.grid.note.value = self._no_rows()
+        self._head.value = STYLE + self._header()
 
     def _ipython_display_(self) -> None:
-        self._widget = show_html(self, self._widget)
+        if not self._use_grid:
+            self._widget = show_html(self, self._widget)
+            return
+        from IPython.display import display
+
+        from ..notebook.controls import framed
+
+        if self._widget is None:
+            self._widget = self._grid_widget()
+        display(framed(self, self._widget))
+
+    def _grid_widget(self) -> Any:
+        """The grid under a header line (state, counts, errors), following the notebook's theme."""
+        import ipywidgets
+
+        from ..notebook.theme import theme_watch
+
+        grid = self.grid = Grid(
+            self.state,
+            columns=self.columns,
+            sort_by=self.sort_by,
+            title=self.title,
+            tz=self.tz,
+            height=HEAD_PX + ROW_PX * max(self.show, 5),
+        )
+        watch = theme_watch()
+        watch.observe(lambda change: setattr(grid, "theme", "Pro Dark" if change["new"] else "Pro Light"), "dark")
+        self._head = ipywidgets.HTML(STYLE + self._header())
+        self._draw(force=True)
+        return ipywidgets.VBox([self._head, grid.view, watch])
 
 
 def parse_sort(sort_by: str | Sequence[str] | None) -> list[tuple[str, bool]]:

@@ -393,6 +393,15 @@ class TableState:
         rows = self._rows
         return [rows[i] for i in range(max(0, len(rows) - newest), len(rows))]
 
+    def entries_of(self, keys: Iterable[Hashable]) -> list[tuple[Hashable, Entry]]:
+        """In keyed mode, ``(key, held row)`` for those of ``keys`` still held (in the order given)."""
+        keyed = self._keyed
+        return [(k, keyed[k]) for k in keys if k in keyed]
+
+    def keys(self) -> set[Hashable]:
+        """In keyed mode, the keys of the rows held now."""
+        return set(self._keyed)
+
     def rows(self, newest: int | None = None) -> list[dict[str, Any]]:
         """The rows as dicts, oldest first (or only the ``newest`` n)."""
         return [dict(zip(entry[1][0], values_of(entry), strict=True)) for entry in self.entries(newest)]

@@ -66,7 +66,10 @@ def test_live_table_and_plot_update_in_jupyterlab(lab: str):
         try:
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            page.wait_for_selector(".sk-head", timeout=120_000)
+            page.wait_for_function(  # the table's header counts its first rows
+                "() => /[1-9][\\d,]* rows/.test(document.querySelector('.sk-head')?.innerText || '')",
+                timeout=120_000,
+            )
             page.wait_for_function(
                 "() => document.querySelector('.js-plotly-plot') && document.querySelector('.js-plotly-plot').data"
                 " && document.querySelector('.js-plotly-plot').data.length > 0",
