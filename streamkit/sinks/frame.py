@@ -11,7 +11,7 @@ from reactivex import Observable
 
 from ..notebook.controls import MARKS
 from ..notebook.display import show_html
-from .grid import HEAD_PX, ROW_PX, Grid, grid_available
+from .grid import Grid, grid_available
 from .plot import closest_first
 from .state import TableState
 from .view import LiveView, column_texts, span_of
@@ -53,7 +53,8 @@ class LiveFrame(LiveView):
         title: a title above the table.
         tz: the time zone of the grid's times (e.g. ``"UTC"``; default the browser's).
         grid: the interactive grid (default when Perspective is installed) or the HTML table (False).
-        fps: most display updates per second; show: rows shown by the HTML table (and the grid's height).
+        fps: most display updates per second; show: rows shown by the HTML table, and the rows the grid is
+            tall enough for.
 
     In a cell, ``frame`` shows a table that keeps updating; ``frame.df`` is a DataFrame of it at any time:
 
@@ -284,7 +285,7 @@ class LiveFrame(LiveView):
             sort_by=self.sort_by,
             title=self.title,
             tz=self.tz,
-            height=HEAD_PX + ROW_PX * max(self.show, 5),
+            show=self.show,
         )
         watch = theme_watch()
         watch.observe(lambda change: setattr(grid, "theme", "Pro Dark" if change["new"] else "Pro Light"), "dark")

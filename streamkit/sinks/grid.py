@@ -39,7 +39,7 @@ KEY = "key"
 _NONE = type(None)
 _NUMBERS = (int, float)
 _PLAIN_NUMBERS = frozenset({int, float, _NONE})
-#: Pixels a grid row takes, and the grid's own header and column names above its rows.
+#: Pixels a grid row takes, and the grid's title bar and column names above its rows.
 ROW_PX, HEAD_PX = 26, 70
 
 
@@ -179,9 +179,10 @@ class Grid:
             an append grid.
         title: shown above the grid (default what the rows are: "newest first", "latest per mac").
         tz: the time zone of times (e.g. ``"UTC"``); default the browser's.
-        height: the grid's height in pixels.
+        show: the rows the grid is tall enough for (a keyed grid: fewer when fewer keys came with its first rows;
+            the grid can be resized by its corner, and scrolls).
 
-    >>> grid = Grid(TableState(key="mac"), columns=None, sort_by=[("cpu", False)], title="APs", tz="UTC", height=300)
+    >>> grid = Grid(TableState(key="mac"), columns=None, sort_by=[("cpu", False)], title="APs", tz="UTC", show=10)
     >>> grid.state.add([{"mac": "a", "cpu": 3, "last_seen": 1_795_455_844, "_partition": 2}])
     >>> grid.sync()
     >>> grid.kinds, grid.widget.columns, grid.widget.sort
@@ -211,7 +212,7 @@ class Grid:
         sort_by: Sequence[tuple[str, bool]],
         title: str | None,
         tz: str | None,
-        height: int,
+        show: int,
     ) -> None:
         import ipywidgets
         import perspective
@@ -230,7 +231,7 @@ class Grid:
         sort = sort or ([[ROW, "desc"]] if self.index == ROW else [])
         title = title or ("newest first" if self.index == ROW else f"latest per {state.key_name or 'key'}")
         self._config: dict[str, Any] = {"plugin": "Datagrid", "title": title, "sort": sort, "settings": False}
-        self._height = height
+        self._show = show
         self._theme = "Pro Light"
         #: Perspective's widget, once the first rows came (None before).
         self.widget: PerspectiveWidget | None = None
@@ -353,7 +354,8 @@ class Grid:
             theme=self._theme,
             columns_config=self._columns_config(),
         )
-        widget.layout.height = f"{self._height}px"
+        tall = self._show if self.index == ROW else min(self._show, max(len(self.state), 3))
+        widget.layout.height = f"{HEAD_PX + ROW_PX * tall}px"
         widget.layout.width = "100%"
         self.widget = widget
         self.view.children = [widget]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import html
+import textwrap
 from collections import OrderedDict, deque
 from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
@@ -316,7 +318,7 @@ class LivePlot(LiveView):
         title = self.title if status is ViewState.LIVE else f"{self.title} · {status.value}"
         message = self.message
         notes = (
-            [{"text": message, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5, "showarrow": False,
+            [{"text": _lines(message), "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5, "showarrow": False,
               "font": {"size": 13, "color": _NOTE_COLOURS["error" if status is ViewState.ERROR else "note"]}}]
             if message else []
         )  # fmt: skip
@@ -332,3 +334,13 @@ class LivePlot(LiveView):
         from ..notebook.controls import framed
 
         display(framed(self, self.figure))  # with pause/resume and stop above the chart
+
+
+def _lines(message: str, width: int = 90) -> str:
+    """A message as plotly shows it across the plot area: escaped, broken into lines of at most ``width``
+    characters so that a long one is not clipped at the chart's edges.
+
+    >>> _lines("no field 'rssii'; fields: rssi, snr, mac", width=24)
+    'no field &#x27;rssii&#x27;;<br>fields: rssi, snr, mac'
+    """
+    return "<br>".join(html.escape(line) for line in textwrap.wrap(message, width) or [""])

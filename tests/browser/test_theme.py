@@ -20,6 +20,7 @@ CELLS = [
     "rows = mist.subscribe(sim.channel('device_stats')).pipe(ops.flatten())",
     "plot = sk.LivePlot(rows, x='_time', y='cpu_util', color='mac', fps=2)\nplot",
     "sk.health(mist)",
+    "aps = sk.LiveFrame(rows, key='mac', columns=['mac', 'cpu_util', 'uptime'], title='APs', fps=2)\naps",
     "typo = sk.LivePlot(rows, x='_time', y='cpu_utl', fps=2)\ntypo",  # a plot that says what is wrong
 ]
 
@@ -35,6 +36,15 @@ COLOURS = """() => {
   }
   const health = Array.from(document.querySelectorAll('.jp-OutputArea-output table'))
     .find((table) => table.innerText.includes('reconnects'));
+  const datagrid = document.querySelector('perspective-viewer perspective-viewer-datagrid');
+  const root = datagrid && (datagrid.shadowRoot || datagrid);
+  const table = datagrid && (datagrid.querySelector('regular-table') || root.querySelector('regular-table'));
+  const cell = table && table.querySelector('tbody td');
+  let gridBack = null;  // behind the grid's text: the first ancestor (out through shadow roots) with a background
+  for (let el = cell; el && !gridBack; el = el.parentElement || el.getRootNode().host) {
+    const colour = style(el).backgroundColor;
+    if (colour !== 'rgba(0, 0, 0, 0)' && colour !== 'transparent') gridBack = colour;
+  }
   const probe = document.createElement('span');  // what JupyterLab's success colour is in this theme
   probe.style.color = 'var(--jp-success-color1)';
   document.body.appendChild(probe);
@@ -52,6 +62,9 @@ COLOURS = """() => {
     healthText: style(health.querySelector('td')).color,
     healthState: style(health.querySelector('b')).color,
     success,
+    gridTheme: document.querySelector('perspective-viewer').getAttribute('theme'),
+    gridText: cell ? style(cell).color : null,
+    gridBack: gridBack || 'rgb(255, 255, 255)',
   };
 }"""
 
@@ -84,6 +97,10 @@ def contrast(text: str, backdrop: str) -> float:
 
 def shoot(page: Any, theme: str) -> dict[str, str]:
     """Screenshots of the page and of each chart alone in ``theme``, and the colours the browser computes."""
+    grid_theme = "Pro Dark" if theme == "dark" else "Pro Light"  # the grid's theme is set through the kernel
+    page.wait_for_function(
+        f"() => document.querySelector('perspective-viewer').getAttribute('theme') === '{grid_theme}'"
+    )
     page.wait_for_timeout(1_500)  # a redraw or two of the live views in this theme
     page.screenshot(path=str(SHOTS / f"theme-{theme}.png"), full_page=True)
     page.locator(".sk-plot").first.screenshot(path=str(SHOTS / f"theme-{theme}-plot.png"))
@@ -103,7 +120,8 @@ def test_views_follow_jupyterlab_light_and_dark_themes(tmp_path):
                 " return plots.length === 2 && plots[0].data && plots[0].data.length > 0"
                 " && plots[0].querySelector('.ytick text') && plots[1].querySelector('.annotation-text')"
                 " && Array.from(document.querySelectorAll('.jp-OutputArea-output table'))"
-                ".some((table) => table.innerText.includes('connected')); }",
+                ".some((table) => table.innerText.includes('connected'))"
+                " && document.querySelector('perspective-viewer perspective-viewer-datagrid'); }",
                 timeout=120_000,
             )
             light = shoot(page, "light")
@@ -122,7 +140,10 @@ def test_views_follow_jupyterlab_light_and_dark_themes(tmp_path):
             assert contrast(theme[text], theme["backdrop"]) >= 4.5, (text, theme)  # readable (WCAG AA)
         assert contrast(theme["note"], theme["backdrop"]) >= 3, theme  # "no field 'cpu_utl'...", large text
         assert theme["healthState"] == theme["success"]  # "connected" in JupyterLab's own success colour
+        assert contrast(theme["gridText"], theme["gridBack"]) >= 4.5, theme  # the grid's rows are readable
     assert luminance(light["backdrop"]) > 0.8 and luminance(dark["backdrop"]) < 0.05  # not white in the dark
     assert luminance(light["tick"], light["backdrop"]) < luminance(light["backdrop"])  # dark text on light...
     assert luminance(dark["tick"], dark["backdrop"]) > luminance(dark["backdrop"])  # ...and light text on dark
-    assert light["grid"] != dark["grid"]  # the grid follows the theme too
+    assert light["grid"] != dark["grid"]  # the plot's grid lines follow the theme too
+    assert (light["gridTheme"], dark["gridTheme"]) == ("Pro Light", "Pro Dark")  # and the LiveFrame's grid
+    assert luminance(dark["gridBack"]) < 0.1 < 0.8 < luminance(light["gridBack"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from types import SimpleNamespace
 
 import reactivex
@@ -15,7 +16,10 @@ from ..connection.test_mist_client import wait_for
 
 
 def notes(plot: sk.LivePlot) -> list[str]:
-    return [note.text for note in plot.figure.layout.annotations]
+    """The messages across the plot area, as text (plotly gets them escaped, in lines of at most 90 characters)."""
+    texts = [note.text for note in plot.figure.layout.annotations]
+    assert all(len(line) <= 90 for text in texts for line in html.unescape(text).split("<br>")), texts
+    return [html.unescape(text.replace("<br>", " ")) for text in texts]
 
 
 def test_a_plot_of_a_field_no_record_has_names_the_fields_closest_first():
