@@ -341,6 +341,10 @@ def _before_cell(info: Any) -> None:
         refs = _by_cell.pop(cell, [])
         found = [(obj, _tracked[id(obj)]) for ref in refs if (obj := ref()) is not None and id(obj) in _tracked]
     _stop_all(found)
+    for obj, _ in found:  # their output is being replaced: what only it used can go (a grid's table)
+        release = getattr(obj, "release", None)
+        if release is not None:
+            release()
 
 
 # -- kernel shutdown, end of a script -----------------------------------------------------------------------

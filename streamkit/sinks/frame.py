@@ -163,6 +163,12 @@ class LiveFrame(LiveView):
         self.state.evict()  # age bounds move with the clock even when nothing arrives
         return self.state.version
 
+    def release(self) -> None:
+        """Free what only the frame's output used (the grid's table and widget in the kernel), once that output is
+        gone: running its cell again does this. The rows stay readable in ``frame.df``."""
+        if self.grid is not None:
+            self.grid.release()
+
     # -- display -------------------------------------------------------------------------------------------
 
     def _header(self) -> str:

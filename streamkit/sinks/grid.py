@@ -227,6 +227,8 @@ class Grid:
         self.late_fields: list[str] = []
         self._client = perspective.GLOBAL_CLIENT  # the one Perspective's widget answers the browser through
         self.table: Any = None
+        #: Whether :meth:`release` was called (the grid then takes no more rows).
+        self.released = False
         sort = [[name, "asc" if up else "desc"] for name, up in sort_by]
         sort = sort or ([[ROW, "desc"]] if self.index == ROW else [])
         title = title or ("newest first" if self.index == ROW else f"latest per {state.key_name or 'key'}")
@@ -259,6 +261,8 @@ class Grid:
 
     def sync(self) -> None:
         """Send the table what changed since the last call: new and changed rows, and which rows went."""
+        if self.released:
+            return
         state = self.state
         gone: list[Any]
         rows: list[tuple[Any, Entry]]
@@ -287,13 +291,19 @@ class Grid:
         if gone:
             self.table.remove(self._index_values(gone))
 
+    def release(self) -> None:
+        """Free what the browser was shown: close the widget and delete the table (the rows stay in the state).
+        For a grid whose output is gone (its cell ran again); the grid takes no more rows after this."""
+        self.released = True
+        if self.widget is not None:
+            self.widget.close()
+        if self.table is not None:
+            self.table.delete()
+            self.table = None
+
     def records(self) -> list[dict[str, Any]]:
         """The table's rows as Perspective holds them (times in epoch milliseconds), in index order."""
         return [] if self.table is None else list(self.table.view().to_records())
-
-    def missing(self) -> list[str]:
-        """Of the chosen ``columns``, those the grid's table does not have."""
-        return [] if self.chosen is None or not self.kinds else [c for c in self.chosen if c not in self.kinds]
 
     def _index_values(self, tags: list[Any]) -> list[Any]:
         return [str(k) for k in tags] if self.index == KEY else tags

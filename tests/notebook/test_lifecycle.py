@@ -224,6 +224,7 @@ def test_running_a_cell_again_stops_what_its_previous_run_made(kernel: Kernel):
         count = kernel.run(
             "frame = sk.LiveFrame(rows, key='mac')\nprint(get_ipython().execution_count)\nframe", "frame-cell"
         )
+        wait_for(lambda: kernel.json("frame.grid.table is not None"), timeout=10)  # its grid shows rows
     time.sleep(0.5)
     assert kernel.json(FRAMES_IN_OUT) == ["closed", "closed", "live"]
     assert kernel.json(RUNNING) == [["LiveFrame", "live"], ["MistClient", "connected"], ["MistSimulator", "running"]]
@@ -231,6 +232,14 @@ def test_running_a_cell_again_stops_what_its_previous_run_made(kernel: Kernel):
     first = kernel.json("frame.state.received")
     time.sleep(0.5)
     assert kernel.json("frame.state.received") > first  # the frame that stays keeps updating
+    # the replaced frames' grids gave back their tables (the rows stay in their state); the live one has its own
+    tables = "[name for name in __import__('perspective').GLOBAL_CLIENT.get_hosted_table_names()]"
+    assert kernel.json(tables) == [kernel.json("frame.grid.table.get_name()")]
+    assert kernel.json("[f.grid.released and len(f) > 0 for f in Out.values() if isinstance(f, sk.LiveFrame)]") == [
+        True,
+        True,
+        False,
+    ]
 
     # the widget of a replaced frame says so: its controls show it closed
     kernel.run("plot = sk.LivePlot(rows, x='_time', y='cpu_util')\nplot", "plot-cell")
