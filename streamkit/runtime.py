@@ -75,7 +75,21 @@ def _stop_background(loop: asyncio.AbstractEventLoop, thread: threading.Thread) 
 
 def get_loop() -> asyncio.AbstractEventLoop:
     """The loop streamkit uses from here: the one running in this thread (a notebook kernel, or your own
-    ``asyncio.run``), else the kernel loop seen earlier, else streamkit's background loop thread."""
+    ``asyncio.run``), else the kernel loop seen earlier, else streamkit's background loop thread.
+
+    Clients, simulators and time operators all run on it. In a script that is the background loop; inside a
+    coroutine it is the loop running that coroutine:
+
+    >>> import asyncio
+    >>> from streamkit import runtime
+    >>> loop = runtime.get_loop()
+    >>> loop.is_running(), loop is runtime.get_loop()        # started once, the same loop from then on
+    (True, True)
+    >>> async def main():
+    ...     return runtime.get_loop() is asyncio.get_running_loop()
+    >>> asyncio.run(main())
+    True
+    """
     global _kernel_loop
     loop = _running_loop()
     if loop is not None:
@@ -88,7 +102,19 @@ def get_loop() -> asyncio.AbstractEventLoop:
 
 
 def in_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
-    """Whether the caller runs on ``loop``'s own thread (where blocking on it would deadlock)."""
+    """Whether the caller runs on ``loop``'s own thread (where blocking on it would deadlock).
+
+    What decides whether to wait for a result or to schedule the work (as :func:`submit` does):
+
+    >>> from streamkit import runtime
+    >>> loop = runtime.get_loop()
+    >>> runtime.in_loop_thread(loop)                         # a script's thread: waiting on the loop is fine
+    False
+    >>> async def on_the_loop():
+    ...     return runtime.in_loop_thread(runtime.get_loop())
+    >>> runtime.submit(on_the_loop(), loop=loop, timeout=5)  # code the loop runs: it must not block
+    True
+    """
     return _running_loop() is loop
 
 

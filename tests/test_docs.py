@@ -43,6 +43,10 @@ EXAMPLE_MODULES = (
     "streamkit.sim",
     "streamkit.recording",
     "streamkit.errors",
+    "streamkit.connection",
+    "streamkit.notebook",
+    "streamkit.scale",
+    "streamkit.runtime",
 )
 
 

@@ -109,7 +109,24 @@ class Subscription(Stream[Message]):
 
 class Stats:
     """Counters of one client: messages, bytes, reconnects, problems by kind, and per-subscription counts and
-    rates. Rates are messages per second over the last ``window`` seconds, sampled once a second on the loop."""
+    rates. Rates are messages per second over the last ``window`` seconds, sampled once a second on the loop.
+
+    Every client keeps one as ``client.stats``:
+
+    >>> import streamkit as sk
+    >>> from streamkit.sim import MistSimulator
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim, sk.mist(url=sim.url, token=sim.token) as mist:
+    ...     channel = sim.channel("device_stats")
+    ...     rows = sk.collect(mist.subscribe(channel), count=4, timeout=10)
+    ...     snapshot = mist.stats.snapshot()                 # plain values, for a table or a health view
+    >>> stats = mist.stats
+    >>> stats.messages >= 4, stats.per_topic[channel] == stats.messages, stats.bytes > 0
+    (True, True, True)
+    >>> stats.malformed, stats.unknown, stats.reconnects, stats.last_gap
+    (0, 0, 0, None)
+    >>> sorted(snapshot), list(snapshot["topics"]) == [channel]
+    (['bytes', 'last_gap_s', 'messages', 'problems', 'rate', 'reconnects', 'topics'], True)
+    """
 
     def __init__(self, problems: Problems, window: float = 10.0) -> None:
         self.bytes = 0
@@ -190,6 +207,27 @@ class Client:
         subscribe_timeout: seconds to wait for the server to acknowledge a subscription (protocols with acks);
             a missing ack is reported and the subscription asked for again once, then its stream fails with
             :class:`~streamkit.errors.SubscriptionError`. None: wait for ever.
+
+    :func:`~streamkit.mist`, :func:`~streamkit.smc` and :func:`~streamkit.feed` make the subclasses you use (they
+    add ``subscribe``). What every client has: its ``state``, ``topics`` and ``connections``, ``stats``,
+    ``problems`` and ``events``, and ``close``. Here each channel gets a WebSocket of its own:
+
+    >>> import streamkit as sk
+    >>> from streamkit.connection import Client
+    >>> from streamkit.sim import MistSimulator
+    >>> with MistSimulator(seed=1, interval=0.05, sites=2, aps=1) as sim:
+    ...     mist = sk.mist(url=sim.url, token=sim.token, channels_per_connection=1)
+    ...     streams = [mist.subscribe(sim.channel("device_stats", site=i)) for i in range(2)]
+    ...     held = [stream.subscribe(lambda message: None) for stream in streams]   # subscribed until closed
+    ...     rows = [sk.collect(stream, count=1, timeout=10) for stream in streams]   # data on both connections
+    ...     state, topics, connections = mist.state, mist.topics, mist.connections
+    ...     mist.close()                                     # unsubscribes, closes the connections
+    >>> isinstance(mist, Client), state, len(topics)
+    (True, <ConnectionState.CONNECTED: 'connected'>, 2)
+    >>> [(c["connection"], c["state"], c["topics"]) for c in connections]
+    [(0, 'connected', 1), (1, 'connected', 1)]
+    >>> mist.state, mist.topics, len(mist.problems)
+    (<ConnectionState.CLOSED: 'closed'>, (), 0)
     """
 
     def __init__(

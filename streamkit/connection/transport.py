@@ -45,7 +45,35 @@ Incoming: TypeAlias = tuple[str | bytes, float, Topic | None]
 
 
 class TransportClosed(Exception):
-    """The connection ended: the WebSocket close ``code`` and ``reason`` (1006 and "" when it was cut)."""
+    """The connection ended: the WebSocket close ``code`` and ``reason`` (1006 and "" when it was cut).
+
+    A transport's ``recv`` raises it when the connection ends; the client reports a
+    :class:`~streamkit.connection.Disconnected` event with that code and reason, and reconnects. Here the first
+    connection sends one message and dies as a connection whose keepalive ping went unanswered does:
+
+    >>> import streamkit as sk
+    >>> from streamkit.connection import Disconnected, MemoryServer
+    >>> from streamkit.protocols import mist
+    >>> def respond(connection, frame):
+    ...     number = len(connection.server.connections)
+    ...     connection.push(mist.data_frame("/test", {"connection": number}))
+    ...     if number == 1:
+    ...         connection.drop(1011, "keepalive ping timeout")      # its recv raises TransportClosed(1011, ...)
+    >>> server = MemoryServer(respond=respond)
+    >>> with sk.mist(token="t", url="ws://memory/api-ws/v1/stream", transport=server.connect,
+    ...              reconnect=sk.Reconnect(initial=0.01, jitter=0)) as client:
+    ...     events = []
+    ...     _ = client.events.subscribe(events.append)
+    ...     rows = sk.collect(client.subscribe("/test"), count=2, timeout=5)
+    >>> [row["connection"] for row in rows], [e for e in events if isinstance(e, Disconnected)]
+    ([1, 2], [Disconnected(code=1011, reason='keepalive ping timeout', error='', connection=0)])
+
+    A transport of your own raises it the same way:
+
+    >>> closed = TransportClosed(1011, "keepalive ping timeout", clean=False)
+    >>> str(closed), closed.code, closed.clean
+    ('connection closed (code 1011: keepalive ping timeout)', 1011, False)
+    """
 
     def __init__(self, code: int, reason: str, *, clean: bool) -> None:
         super().__init__(f"connection closed (code {code}{': ' + reason if reason else ''})")
@@ -55,11 +83,58 @@ class TransportClosed(Exception):
 
 
 class TransportEnded(Exception):
-    """A finite transport (a recording) has nothing more: observers complete, nothing reconnects."""
+    """A finite transport (a recording) has nothing more: observers complete, nothing reconnects.
+
+    A transport's ``recv`` raises it when its source is exhausted (a replay does at the end of its recording).
+    Here a transport whose source is empty: the subscription completes at once and the client is done:
+
+    >>> import streamkit as sk
+    >>> class Empty:
+    ...     async def send(self, frame):
+    ...         pass
+    ...     async def recv(self):
+    ...         raise TransportEnded()
+    ...     async def close(self):
+    ...         pass
+    >>> async def connect(url, headers, options):
+    ...     return Empty()
+    >>> with sk.feed("wss://feed.example/ws", transport=connect) as ticks:
+    ...     rows = sk.collect(ticks.subscribe("ticks"), timeout=5)        # returns when the stream completes
+    ...     state = ticks.state
+    >>> rows, state
+    ([], <ConnectionState.COMPLETED: 'completed'>)
+    """
 
 
 class Transport(Protocol):
-    """An open connection, as the receive loop uses it."""
+    """An open connection, as the receive loop uses it.
+
+    Anything with these three coroutines is one. A :data:`Connector` opens it, and a client takes the connector
+    as ``transport=``. Here the frames come from a list (lines saved from a feed, say), and the end of the list
+    is the end of the stream:
+
+    >>> import time, streamkit as sk
+    >>> class Lines:
+    ...     def __init__(self, lines):
+    ...         self.lines, self.sent = list(lines), []
+    ...     async def send(self, frame):
+    ...         self.sent.append(frame)                                   # what the client asks for
+    ...     async def recv(self):
+    ...         if not self.lines:
+    ...             raise TransportEnded()                                # nothing more: the streams complete
+    ...         return [(self.lines.pop(0).encode(), time.time(), None)]  # (frame, received, topic)
+    ...     async def close(self):
+    ...         self.lines.clear()
+    >>> opened = []
+    >>> async def connect(url, headers, options):                         # the Connector
+    ...     opened.append(Lines(['{"channel": "ticks", "n": 1}', '{"channel": "ticks", "n": 2}']))
+    ...     return opened[-1]
+    >>> with sk.feed("wss://feed.example/ws", transport=connect) as ticks:
+    ...     sk.collect(ticks.subscribe("ticks"), timeout=5)
+    [Message({'channel': 'ticks', 'n': 1}, origin='ticks'), Message({'channel': 'ticks', 'n': 2}, origin='ticks')]
+    >>> opened[0].sent
+    ['{"subscribe":"ticks"}']
+    """
 
     async def send(self, frame: str) -> None:
         """Send one text frame; raises :class:`TransportClosed` when the connection is gone."""
@@ -84,6 +159,22 @@ class TransportOptions:
         open_timeout: seconds allowed for the TCP, TLS and HTTP upgrade handshakes.
         proxy: ``True`` follows the ``*_proxy`` environment variables, a URL names a proxy, ``None`` goes direct.
         auth_hint: what to check when the server refuses the credentials (ends the error message).
+
+    A client's factory builds them from its keyword arguments and hands them to its connector with every
+    connection (a connector of your own reads them there):
+
+    >>> import streamkit as sk
+    >>> from streamkit.connection import MemoryServer
+    >>> from streamkit.protocols import mist
+    >>> server = MemoryServer(respond=lambda connection, frame: connection.push(mist.data_frame("/test", {"n": 1})))
+    >>> with sk.mist(token="t", url="ws://memory/api-ws/v1/stream", transport=server.connect,
+    ...              ping_interval=None, max_size=2**20, proxy=None) as client:
+    ...     rows = sk.collect(client.subscribe("/test"), count=1, timeout=5)
+    >>> options = server.connections[0].options
+    >>> options.ping_interval, options.max_size, options.proxy, options.open_timeout
+    (None, 1048576, None, 10.0)
+
+    To open a transport yourself, pass them to its ``open`` (see :class:`WebSocketTransport`).
     """
 
     ssl: ssl_module.SSLContext | None = None
@@ -114,7 +205,26 @@ def upgrade_refusal(url: str, status: int, retry_after: str | None, options: Tra
 
 
 class WebSocketTransport:
-    """A WebSocket client connection on websockets' asyncio implementation; open it with :meth:`open`."""
+    """A WebSocket client connection on websockets' asyncio implementation; open it with :meth:`open`.
+
+    A client runs on it when given ``transport="websockets"``; opened by hand, it sends and receives raw frames:
+
+    >>> import asyncio, json, streamkit as sk
+    >>> from streamkit.sim import MistSimulator
+    >>> async def first_frames(sim):
+    ...     options = TransportOptions(open_timeout=5, proxy=None)
+    ...     transport = await WebSocketTransport.open(sim.url, {"Authorization": f"Token {sim.token}"}, options)
+    ...     await transport.send(json.dumps({"subscribe": sim.channel("device_stats")}))
+    ...     frames = [json.loads(frame) for _ in range(2) for frame, received, topic in await transport.recv()]
+    ...     await transport.close()
+    ...     return frames
+    >>> with MistSimulator(seed=1, interval=0.05, sites=1, aps=2) as sim:
+    ...     with sk.mist(url=sim.url, token=sim.token, transport="websockets") as mist:
+    ...         rows = sk.collect(mist.subscribe(sim.channel("device_stats")), count=2, timeout=10)
+    ...     frames = asyncio.run(first_frames(sim))
+    >>> len(rows), [frame["event"] for frame in frames]
+    (2, ['channel_subscribed', 'data'])
+    """
 
     def __init__(self, url: str, ws: ClientConnection) -> None:
         self.url = url

@@ -95,6 +95,29 @@ class Cluster:
 
     Each shard is a long-lived task on a worker that holds its share of the channels' WebSockets, runs the
     pipeline and the window pre-aggregation there, and sends the kernel bounded batches a few times a second.
+
+    ``sk.cluster()`` starts worker processes and ``sk.cluster("tcp://scheduler:8786")`` joins a running cluster;
+    this example hands it an in-process LocalCluster (its worker is a thread here), which starts in a fraction of
+    a second and is used the same way:
+
+    >>> import distributed, streamkit as sk
+    >>> from streamkit.sim import MistSimulator
+    >>> with (
+    ...     MistSimulator(seed=1, interval=0.05, sites=2, aps=1) as sim,
+    ...     distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local,
+    ...     sk.cluster(local) as cluster,
+    ... ):
+    ...     channels = [sim.channel("device_stats", site=i) for i in range(2)]
+    ...     devices = cluster.subscribe(sk.mist(url=sim.url, token=sim.token), channels, shards=2, flush_every=0.1)
+    ...     held = devices.subscribe(lambda record: None)       # the first observer starts the shards
+    ...     rows = sk.collect(devices, count=4, timeout=10)     # their records, merged in the kernel
+    ...     health = cluster.health()
+    >>> len(rows), all(row.origin in channels for row in rows)
+    (4, True)
+    >>> health["workers"], [shard["shard"] for shard in health["subscriptions"][0]["shards"]], health["restarts"]
+    (1, [0, 1], 0)
+
+    Leaving the ``with`` block (or :meth:`close`) stops the shards and waits until their connections are closed.
     """
 
     def __init__(self, dask: DaskClient, *, owned: Sequence[Any] = ()) -> None:
@@ -236,7 +259,39 @@ class Cluster:
 
 class ClusterSubscription(Stream[Any]):
     """A sharded subscription in the kernel: a hot, shared Observable (a :class:`~streamkit.core.Stream`) of what
-    the shards send, merged. Its first observer starts the shards; when the last leaves they stop."""
+    the shards send, merged. Its first observer starts the shards; when the last leaves they stop.
+
+    Here each shard windows its site's records and counts the devices per window next to the connection; the
+    kernel gets one DataFrame per window, the shards' parts merged (an in-process cluster, as in
+    :class:`Cluster`):
+
+    >>> import distributed, streamkit as sk
+    >>> from streamkit.scale import with_origin
+    >>> from streamkit.sim import MistSimulator
+    >>> with (
+    ...     MistSimulator(seed=1, interval=0.05, sites=2, aps=2) as sim,
+    ...     distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local,
+    ...     sk.cluster(local) as cluster,
+    ... ):
+    ...     per_site = cluster.subscribe(
+    ...         sk.mist(url=sim.url, token=sim.token),
+    ...         [sim.channel("device_stats", site=i) for i in range(2)],
+    ...         shards=2,                                       # one site each
+    ...         pipe=[with_origin("site_id", segment=2)],       # on the workers: the site into each record
+    ...         windows=sk.ops.tumbling(0.5),
+    ...         aggregate={"devices": ("mac", "nunique")},
+    ...         by="site_id",
+    ...     )
+    ...     gaps = []
+    ...     _ = per_site.gap_events.subscribe(gaps.append)      # a shard lost, a WebSocket dropped
+    ...     held = per_site.subscribe(lambda frame: None)       # starts the shards
+    ...     frame = sk.collect(per_site, count=1, timeout=10)[0]
+    ...     health = per_site.health()
+    >>> list(frame.columns), set(frame["site_id"]) <= set(sim.site_ids)     # a row per site: its devices seen
+    (['window_start', 'window_end', 'site_id', 'devices'], True)
+    >>> per_site.shards, len(health["shards"]), health["restarts"], health["duplicates"], gaps
+    (2, 2, 0, 0, [])
+    """
 
     def __init__(self, cluster: Cluster, specs: list[ShardSpec], *, grace: float) -> None:
         #: Each :class:`ShardGap` as the kernel learns of it (a shard lost and taken over, a WebSocket dropped).

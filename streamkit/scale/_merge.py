@@ -89,6 +89,30 @@ class FanIn:
         windows: the shards send windows (their records, or partials with ``aggregation``).
         grace: seconds to wait for shards that have not reached a window's end before it is emitted anyway.
         silence: seconds without an event after which a shard no longer holds windows back.
+
+    A cluster subscription keeps one and feeds it every event its shards log. Here the events are written by
+    hand, as a shard sends them: who sent it (shard, incarnation, sequence number), counters, the pickled records:
+
+    >>> import pickle
+    >>> def event(shard, incarnation, seq, records, *, at, first_data=None):
+    ...     return {"shard": shard, "inc": incarnation, "seq": seq, "kind": "data", "worker": f"w{incarnation}",
+    ...             "at": at, "messages": seq + 1, "cpu": 0.0, "process_cpu": 0.0, "connections": 1, "dropped": 0,
+    ...             "first_data": first_data, "progress": None, "gaps": [], "data": pickle.dumps(records)}
+    >>> fanin = FanIn(2)                                             # a subscription of two shards
+    >>> first = event(0, 1, 0, [({"mac": "a1", "n": 1}, "/sites/s1/stats/devices", 10.0)], at=10.0, first_data=10.0)
+    >>> fanin.receive(first, now=10.1)                               # (what to emit, the gaps it reveals)
+    ([Message({'mac': 'a1', 'n': 1}, origin='/sites/s1/stats/devices')], [])
+    >>> fanin.receive(first, now=10.2)                               # the same batch again: dropped
+    ([], [])
+
+    Shard 0's worker dies; Dask reruns it elsewhere, a new incarnation. Its first data closes the gap:
+
+    >>> successor = event(0, 2, 0, [({"mac": "a1", "n": 2}, "/sites/s1/stats/devices", 14.0)], at=14.0, first_data=13.5)
+    >>> records, gaps = fanin.receive(successor, now=14.1)
+    >>> [record["n"] for record in records], gaps
+    ([2], [ShardGap(shard=0, start=10.0, end=13.5, cause='shard lost', worker='w1', connection=None)])
+    >>> fanin.duplicates, [(row["shard"], row["status"], row["restarts"]) for row in fanin.rows(now=14.2)]
+    (1, [(0, 'live', 1), (1, 'starting', 0)])
     """
 
     def __init__(
