@@ -7,6 +7,8 @@ the contenders and the figures are medians over rounds.
 rate     sk-append      sk.mist -> ops.flatten() -> LiveFrame(max_rows=100_000), drawn as a cell would be (its
                         HTML, newest 15 rows, 4 times a second)
          sk-keyed       the same, keyed by "mac" (latest row per device, basic and full messages merged)
+         sk-grid        sk-append shown as a notebook shows it: its Perspective grid kept in step 4 times a second
+                        (the rows that came since, sent to the grid's table)
          aiohttp-decode the fastest receive + orjson double-decode loop with aiohttp (baseline a; picows-decode too
                         when picows is installed)
          notebook       the hand-written notebook pipeline (baseline b): websockets + orjson, each record flattened
@@ -75,14 +77,24 @@ def flat(record: dict[str, Any]) -> dict[str, Any]:
 # -- contenders (each in its own process) -----------------------------------------------------------------------
 
 
-def streamkit_frame(info: dict[str, Any], seconds: float, key: str | None = None) -> Result:
+def streamkit_frame(info: dict[str, Any], seconds: float, key: str | None = None, grid: bool = False) -> Result:
     import streamkit as sk
     from streamkit import ops
+    from streamkit.sinks.grid import Grid
 
     client = sk.mist(url=info["url"], token=info["token"])
     frame = sk.LiveFrame(
         client.subscribe(info["channel"]).pipe(ops.flatten()), key=key, max_rows=MAX_ROWS, fps=1 / REBUILD
     )
+    shown = Grid(frame.state, columns=None, sort_by=[], title=None, tz=None, show=15) if grid else None
+
+    def draw() -> None:  # what a cell showing the frame does each frame
+        if shown is None:
+            frame._repr_html_()  # its HTML table (flushes the queue into the table first)
+        else:
+            frame._flush()
+            shown.sync()
+
     while frame._arrivals == 0:
         time.sleep(0.01)
         frame._flush()
@@ -92,7 +104,7 @@ def streamkit_frame(info: dict[str, Any], seconds: float, key: str | None = None
     end = start + seconds
     while (now := time.perf_counter()) < end:
         time.sleep(min(REBUILD, end - now))
-        frame._repr_html_()  # what a cell showing it draws (flushes the queue into the table first)
+        draw()
     frame._flush()
     result = frame._arrivals - n0, time.perf_counter() - start, time.process_time() - cpu0
     frame.close()
@@ -199,6 +211,7 @@ def contender(name: str) -> Callable[[dict[str, Any], float], Result]:
     runs: dict[str, Callable[[dict[str, Any], float], Result]] = {
         "sk-append": lambda info, s: streamkit_frame(info, s),
         "sk-keyed": lambda info, s: streamkit_frame(info, s, key="mac"),
+        "sk-grid": lambda info, s: streamkit_frame(info, s, grid=True),
         "aiohttp-decode": lambda info, s: asyncio.run(aiohttp_decode(info, s)),
         "picows-decode": lambda info, s: asyncio.run(picows_decode(info, s)),
         "notebook": lambda info, s: asyncio.run(notebook(info, s)),
@@ -209,7 +222,7 @@ def contender(name: str) -> Callable[[dict[str, Any], float], Result]:
 
 
 def available() -> list[str]:
-    names = ["sk-append", "sk-keyed", "aiohttp-decode"]
+    names = ["sk-append", "sk-keyed", "sk-grid", "aiohttp-decode"]
     for module, name, pip in [
         ("picows", "picows-decode", "picows"),
         (None, "notebook", None),
@@ -257,7 +270,7 @@ def part_rate(seconds: float, rounds: int) -> None:
     for name in rate:
         print(f"  {name:15} {rate[name]:9,.0f} msg/s   {cpu[name]:6.1f} us CPU/msg")
     fastest = max((name for name in rate if name.endswith("-decode")), key=rate.__getitem__, default=None)
-    for sk_name in ("sk-append", "sk-keyed"):
+    for sk_name in ("sk-append", "sk-keyed", "sk-grid"):
         if sk_name not in rate:
             continue
         line = f"{sk_name}:"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .._time import epoch_seconds
+from .._time import epoch_seconds, unit_of
 from .state import VALUES, Entry, TableState, values_of
 from .view import is_time_column, is_time_value
 
@@ -39,6 +39,8 @@ KEY = "key"
 _NONE = type(None)
 _NUMBERS = (int, float)
 _PLAIN_NUMBERS = frozenset({int, float, _NONE})
+_PLAIN_TEXT = frozenset({str, _NONE})
+_TO_MILLIS = {"s": 1000, "ms": 1, "us": 1e-3, "ns": 1e-6}
 #: Pixels a grid row takes, and the grid's title bar and column names above its rows.
 ROW_PX, HEAD_PX = 26, 70
 
@@ -107,6 +109,32 @@ def _text(value: Any) -> str | None:
 def _millis(value: Any) -> float | None:
     seconds = epoch_seconds(value)
     return None if seconds is None else seconds * 1000.0
+
+
+def _millis_column(values: Sequence[Any]) -> list[Any]:
+    """A column of times as Perspective's datetimes take them (epoch milliseconds): one multiplication per value
+    when they are epoch numbers of one unit (the usual column), else value by value.
+
+    >>> _millis_column([1_795_455_844, None, 1_795_455_845.5])
+    [1795455844000, None, 1795455845500.0]
+    >>> _millis_column([1_795_455_844_000, "2026-11-23T17:44:04Z"])
+    [1795455844000.0, 1795455844000.0]
+    """
+    if set(map(type, values)) <= _PLAIN_NUMBERS:
+        sizes = [abs(v) for v in values if v is not None]
+        if sizes and unit_of(min(sizes)) == unit_of(max(sizes)):
+            factor = _TO_MILLIS[unit_of(sizes[0])]
+            return [None if v is None else v * factor for v in values]
+    return [_millis(v) for v in values]
+
+
+def _text_column(values: Sequence[Any]) -> Sequence[Any]:
+    """A column as Perspective's text takes it (lists and dicts as JSON, missing as null).
+
+    >>> _text_column(["a", None]), _text_column(["a", ["10.0.0.1"], float("nan"), 6])
+    (['a', None], ['a', '["10.0.0.1"]', None, '6'])
+    """
+    return values if set(map(type, values)) <= _PLAIN_TEXT else [_text(v) for v in values]
 
 
 def _groups(entries: Iterable[tuple[Any, Entry]]) -> list[tuple[tuple[str, ...], list[Any], list[tuple[Any, ...]]]]:
@@ -331,9 +359,9 @@ class Grid:
             if kind == "float":
                 out[name] = values if set(map(type, values)) <= _PLAIN_NUMBERS else [_number(v) for v in values]
             elif kind == "datetime":
-                out[name] = [_millis(v) for v in values]
+                out[name] = _millis_column(values)
             elif kind == "string":
-                out[name] = [_text(v) for v in values]
+                out[name] = _text_column(values)
             elif kind == "boolean":
                 out[name] = [_flag(v) for v in values]
             else:  # the index of an append grid
