@@ -49,6 +49,7 @@ def cluster(
     *,
     workers: int = 2,
     threads_per_worker: int = 1,
+    processes: bool = True,
     dashboard: bool = False,
     **local_options: Any,
 ) -> Cluster:
@@ -59,6 +60,8 @@ def cluster(
             connects to a running scheduler; a ``distributed.Client`` (or a Dask cluster object) is used as it is.
         workers, threads_per_worker, dashboard, local_options: the LocalCluster's options (``dashboard=True``
             serves Dask's dashboard on a free port; it needs bokeh).
+        processes: workers in processes of their own (the default: decoding runs in parallel), or threads of
+            this process (quick to start, for trying things; they share one core).
 
     Needs the ``cluster`` extra (``pip install 'streamkit[cluster]'``). In a script, create it under
     ``if __name__ == "__main__":`` (worker processes import the script). Close it with :meth:`Cluster.close`::
@@ -82,7 +85,7 @@ def cluster(
     local = distributed.LocalCluster(
         n_workers=workers,
         threads_per_worker=threads_per_worker,
-        processes=True,
+        processes=processes,
         dashboard_address=":0" if dashboard else None,
         **local_options,
     )

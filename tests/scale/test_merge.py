@@ -4,6 +4,7 @@ single-process pipeline gives, deduplication by incarnation and sequence, gaps, 
 from __future__ import annotations
 
 import math
+import os
 import pickle
 import random
 import subprocess
@@ -230,3 +231,14 @@ def test_a_cluster_is_listed_by_views_and_stopped_by_close_all():
             assert not any(e.object is cluster for e in sk.views())
         finally:
             dask.close()
+
+
+def test_a_cluster_of_worker_threads_starts_and_closes_with_everything_it_started():
+    pytest.importorskip("distributed")
+    cluster = sk.cluster(workers=1, processes=False)
+    try:
+        pids = cluster.dask.run(os.getpid)  # where each worker runs: this very process
+        assert list(pids.values()) == [os.getpid()]
+    finally:
+        cluster.close()
+    assert cluster._closed and cluster.dask.status == "closed"
