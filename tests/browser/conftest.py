@@ -36,6 +36,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+#: The first cell of the browser tests' notebooks: a Mist simulator and its flattened device stats as ``rows``.
+SETUP = (
+    "import streamkit as sk\nfrom streamkit import ops\n"
+    "sim = sk.MistSimulator(seed=1, interval=0.1, sites=1, aps=4).start()\n"
+    "mist = sk.mist(url=sim.url, token=sim.token)\n"
+    "rows = mist.subscribe(sim.channel('device_stats')).pipe(ops.flatten())"
+)
 #: The marks of every browser test module (``pytestmark = BROWSER``).
 BROWSER = [
     pytest.mark.browser,

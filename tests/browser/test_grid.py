@@ -10,15 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .conftest import BROWSER, SHOTS, chromium_page, jupyterlab, run_all_cells
+from .conftest import BROWSER, SETUP, SHOTS, chromium_page, jupyterlab, run_all_cells
 
 pytestmark = BROWSER
 
 CELLS = [
-    "import streamkit as sk\nfrom streamkit import ops\n"
-    "sim = sk.MistSimulator(seed=1, interval=0.1, sites=1, aps=4).start()\n"
-    "mist = sk.mist(url=sim.url, token=sim.token)\n"
-    "rows = mist.subscribe(sim.channel('device_stats')).pipe(ops.flatten())",
+    SETUP,
     "frame = sk.LiveFrame(rows, max_rows=10_000, fps=2)\nframe",
     "aps = sk.LiveFrame(rows, key='mac', columns=['mac', 'cpu_util', 'uptime', 'last_seen'], title='APs', fps=2)\naps",
 ]

@@ -13,15 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BROWSER, CHROMIUM, CHROMIUM_ARGS, SHOTS, jupyterlab
+from .conftest import BROWSER, CHROMIUM, CHROMIUM_ARGS, SETUP, SHOTS, jupyterlab
 
 pytestmark = BROWSER
 
 CELLS = [
-    "import streamkit as sk\nfrom streamkit import ops\n"
-    "sim = sk.MistSimulator(seed=1, interval=0.1, sites=1, aps=4).start()\n"
-    "mist = sk.mist(url=sim.url, token=sim.token)\n"
-    "rows = mist.subscribe(sim.channel('device_stats')).pipe(ops.flatten())",
+    SETUP,
     "frame = sk.LiveFrame(rows, max_rows=10_000, fps=2, show=8)\nframe",
     "plot = sk.LivePlot(rows, x='_time', y='cpu_util', color='mac', fps=2)\nplot",
 ]

@@ -9,15 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .conftest import BROWSER, SHOTS, chromium_page, jupyterlab, run_all_cells
+from .conftest import BROWSER, SETUP, SHOTS, chromium_page, jupyterlab, run_all_cells
 
 pytestmark = BROWSER
 
 CELLS = [
-    "import streamkit as sk\nfrom streamkit import ops\n"
-    "sim = sk.MistSimulator(seed=1, interval=0.1, sites=1, aps=4).start()\n"
-    "mist = sk.mist(url=sim.url, token=sim.token)\n"
-    "rows = mist.subscribe(sim.channel('device_stats')).pipe(ops.flatten())",
+    SETUP,
     "plot = sk.LivePlot(rows, x='_time', y='cpu_util', color='mac', fps=2)\nplot",
     "sk.health(mist)",
     "aps = sk.LiveFrame(rows, key='mac', columns=['mac', 'cpu_util', 'uptime'], title='APs', fps=2)\naps",
