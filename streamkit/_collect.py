@@ -122,9 +122,7 @@ def _wait(coro: Coroutine[Any, Any, list[Any]]) -> list[Any]:
         except KeyboardInterrupt:
             future.cancel()
             raise
-    import nest_asyncio  # a notebook cell: wait inside the running kernel loop
-
-    nest_asyncio.apply(loop)
+    runtime.reentrant(loop)  # a notebook cell: wait inside the running kernel loop
     task = loop.create_task(coro)
     try:
         return loop.run_until_complete(task)

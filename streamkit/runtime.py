@@ -147,7 +147,7 @@ def run(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
     """Run ``coro`` to completion and return its result, blocking the caller.
 
     Works in a script and inside a notebook cell: there the kernel's loop is already running in this thread,
-    so nest-asyncio lets it run the coroutine to completion re-entrantly.
+    so it runs the coroutine to completion re-entrantly (:func:`reentrant`).
 
     >>> import asyncio
     >>> from streamkit import runtime
@@ -160,10 +160,20 @@ def run(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
     loop = get_loop()
     if not in_loop_thread(loop):
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
-    import nest_asyncio  # only where a blocking helper must wait inside a running kernel loop
-
-    nest_asyncio.apply(loop)
+    reentrant(loop)
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+def reentrant(loop: asyncio.AbstractEventLoop) -> None:
+    """Let ``loop``, which runs this thread (a notebook cell), run a coroutine to completion inside itself.
+
+    nest-asyncio2 does it. Not its unmaintained parent nest-asyncio: with ipykernel 7 (every cell in one shared
+    context) the nested run could start the next cell that "Run All" had queued and drop it, so the notebook
+    stopped there for good; nest-asyncio2 leaves such steps to the kernel.
+    """
+    import nest_asyncio2  # only where a blocking helper must wait inside a running kernel loop
+
+    nest_asyncio2.apply(loop)
 
 
 def call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], *args: Any) -> None:

@@ -166,12 +166,21 @@ class Kernel:
 
     def run(self, code: str, cell_id: str | None = None, timeout: float = 60) -> str:
         """Run ``code`` as cell ``cell_id``; its printed output. Raises on an error in the cell."""
+        return self.wait(self.send(code, cell_id), timeout)
+
+    def send(self, code: str, cell_id: str | None = None) -> str:
+        """Ask the kernel to run ``code`` as cell ``cell_id`` without waiting (as Run All queues cells); the
+        request's id, for :meth:`wait`."""
         content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
                    "allow_stdin": False, "stop_on_error": True}  # fmt: skip
         metadata = {"cellId": cell_id, "deletedCells": [], "recordTiming": False} if cell_id else {}
         msg = self.kc.session.msg("execute_request", content, metadata=metadata)
         self.kc.shell_channel.send(msg)
-        msg_id = msg["header"]["msg_id"]
+        return str(msg["header"]["msg_id"])
+
+    def wait(self, msg_id: str, timeout: float = 60) -> str:
+        """The printed output of the request ``msg_id`` once it has run (other requests' outputs are skipped).
+        Raises on an error in the cell."""
         printed, errors = [], []
         while True:
             out = self.kc.get_iopub_msg(timeout=timeout)
@@ -288,6 +297,18 @@ def test_running_a_cell_again_stops_what_its_previous_run_made(kernel: Kernel):
     assert printed.startswith("stopped 4 views, 1 client, 1 simulator"), printed
     wait_for(lambda: kernel.json(RUNNING) == [], timeout=10)
     assert kernel.json("[str(mist.state), sim.running, str(frame.status)]") == ["closed", False, "closed"]
+
+
+@pytest.mark.timeout(120)
+def test_run_all_runs_every_queued_cell_after_one_that_waits_on_the_stream(kernel: Kernel):
+    """Run All queues every cell at once. A cell that waits for the stream (``mist.sites()``, ``sk.collect``)
+    runs the kernel's loop inside itself; that loop must leave the queued cells to the kernel, not start and
+    drop them (ipykernel 7 runs every cell in one shared context)."""
+    kernel.run(SETUP, "setup-cell")
+    first = kernel.send("sites = mist.sites()\nrecords = sk.collect(rows, count=5, timeout=10)", "wait-cell")
+    rest = [kernel.send(f"print('cell', {n}, len(sites), len(records))", f"cell-{n}") for n in range(3)]
+    kernel.wait(first, timeout=30)
+    assert [kernel.wait(msg_id, timeout=30) for msg_id in rest] == [f"cell {n} 1 5\n" for n in range(3)]
 
 
 @pytest.mark.timeout(120)
