@@ -5,7 +5,8 @@
 WebSockets, decodes, flattens, filters and pre-aggregates windows there, and sends the kernel bounded batches a few
 times a second. The kernel merges them into one hot Observable. A worker's death is a reported gap: Dask reruns the
 shard elsewhere (beyond Dask's ``allowed-failures`` the supervisor resubmits it), the kernel deduplicates by
-incarnation and sequence number.
+incarnation and sequence number. An error of a shard's pipeline is no such loss: the subscription stops on every shard
+and fails with a :class:`ShardError` that names the shard and carries its error's message.
 
 Importing this package does not import Dask (``sk.cluster(...)`` does). What travels to a worker is a
 picklable description of the client, its credentials sealed in a :class:`Secret` that never prints:
@@ -25,6 +26,7 @@ from __future__ import annotations
 from ._cluster import Cluster, ClusterSubscription, cluster
 from ._merge import FanIn, ShardGap
 from ._reduce import MERGEABLE, Aggregation, aggregation
+from ._shard import ShardError
 from ._spec import ClientSpec, Secret, ShardSpec, describe
 from ._tag import with_origin
 
@@ -36,6 +38,7 @@ __all__ = [
     "ClusterSubscription",
     "FanIn",
     "Secret",
+    "ShardError",
     "ShardGap",
     "ShardSpec",
     "aggregation",

@@ -22,7 +22,7 @@ from ..errors import StreamkitError
 from ..notebook.registry import track
 from ._merge import FanIn, ShardGap
 from ._reduce import Aggregation, aggregation
-from ._shard import run_shard
+from ._shard import ShardError, failure, run_shard
 from ._spec import ShardSpec, describe
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ class Cluster:
 
     def health(self) -> dict[str, Any]:
         """Where things stand: workers, and per subscription its shards (worker, status, rate, restarts,
-        gaps, dropped ...), total rate, restarts and gaps."""
+        gaps, dropped ...), total rate, restarts, gaps, and the errors subscriptions failed with."""
         workers = self._workers()
         return {
             "workers": len(workers),
@@ -239,6 +239,7 @@ class Cluster:
             "rate": round(sum(s.rate for s in self._subscriptions), 1),
             "restarts": sum(s.restarts for s in self._subscriptions),
             "gaps": [g for s in self._subscriptions for g in s.gaps],
+            "errors": [s.error for s in self._subscriptions if s.error is not None],
         }
 
     def close(self) -> None:
@@ -348,6 +349,12 @@ class ClusterSubscription(Stream[Any]):
         return sum(max(0, s.incarnations - 1) for s in run.fanin.states) if run else 0
 
     @property
+    def error(self) -> str | None:
+        """What the subscription failed with (a shard's error: :class:`~streamkit.scale.ShardError`), if it did."""
+        run = self._last
+        return str(run.error) if run is not None and run.error is not None else None
+
+    @property
     def gaps(self) -> list[ShardGap]:
         """Every gap so far: shards lost (and taken over) and WebSockets dropped within shards."""
         run = self._last
@@ -371,6 +378,7 @@ class ClusterSubscription(Stream[Any]):
             "missing_batches": fanin.missing,
             "revised_windows": fanin.revised,
             "dropped": sum(s.dropped for s in fanin.states),
+            "error": self.error,
         }
 
 
@@ -401,6 +409,7 @@ class _Run:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._failed = False
+        self.error: Exception | None = None  # what the run failed with
 
     @property
     def topic(self) -> str:
@@ -434,7 +443,9 @@ class _Run:
         except Exception as exc:  # a batch that does not decode: say so, do not go on silently
             self._fail(StreamkitError(f"a batch of shard {event.get('shard')} could not be merged: {exc!r}"))
             return
-        self._emit(out, gaps)
+        self._emit(out, gaps)  # what a failed shard sent before its error still counts
+        if self.fanin.failure is not None:
+            self._fail(self.fanin.failure)
 
     def _emit(self, out: list[Any], gaps: list[ShardGap]) -> None:
         for gap in gaps:
@@ -448,9 +459,14 @@ class _Run:
             self._emit(self.fanin.tick(time.time()), [])
 
     def _fail(self, error: Exception) -> None:
+        """End the run with ``error``: the shards stop, the observers get it (once, whichever path reports first:
+        a shard's error event, or its task's exception through the supervisor)."""
         if self._failed:
             return
+        if isinstance(error, ShardError):
+            self.fanin.fail(error)  # (health shows the shard failed)
         self._failed = True
+        self.error = error
         self.status = "failed"
         self.stop(wait=False)
         self.link.on_error(error)
@@ -466,8 +482,9 @@ class _Run:
                     continue
                 if future.status == "error":
                     error = _exception(future)
-                    if not _lost(error):
-                        runtime.call_soon(self.loop, self._fail, _shard_failed(shard, error))
+                    if not _lost(error):  # its own failure: it would fail the same way again, so it ends the run
+                        worker = self.fanin.states[shard].worker
+                        runtime.call_soon(self.loop, self._fail, failure(self.specs[shard], error, worker))
                         return
                     log.warning("shard %d was lost (%s); resubmitting it", shard, error)
                 else:
@@ -539,12 +556,3 @@ def _lost(error: BaseException) -> bool:
     """Whether a shard's error is the loss of its workers (resubmit it), not a failure of its own."""
     killed: Any = importlib.import_module("distributed").KilledWorker
     return isinstance(error, killed) or type(error).__name__ in ("FutureCancelledError", "CancelledError")
-
-
-def _shard_failed(shard: int, error: BaseException) -> Exception:
-    if isinstance(error, StreamkitError):  # (refused credentials ...): its message says what to do
-        return error
-    return StreamkitError(
-        f"shard {shard} failed on its worker: {error!r}; fix the cause (the worker's log has the traceback) "
-        "and subscribe again"
-    )

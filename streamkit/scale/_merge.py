@@ -1,5 +1,6 @@
 """The kernel's side of a cluster subscription: the shards' batches in, deduplicated by (incarnation, sequence),
-merged, and out as records, windows or window frames; a shard's change of incarnation as a reported gap.
+merged, and out as records, windows or window frames; a shard's change of incarnation as a reported gap; a shard's
+failure (its pipeline raised) as the :class:`ShardError` the subscription ends with.
 
 Pure state (no Dask, no I/O): :class:`FanIn` takes each event dict a shard sent and the kernel's time, and returns
 what to emit. The cluster feeds it on streamkit's loop.
@@ -15,7 +16,7 @@ from typing import Any
 
 from ..core import Message, Window
 from ._reduce import Aggregation, WindowId
-from ._shard import BYE, HELLO
+from ._shard import BYE, ERROR, HELLO, ShardError
 
 __all__ = ["FanIn", "ShardGap", "ShardState"]
 
@@ -67,6 +68,7 @@ class ShardState:
     dropped: int = 0
     progress: float | None = None
     stopped: bool = False
+    error: str | None = None  # "type: message" of the failure it ended with
     pending_gap: tuple[float, str] | None = None  # (start, worker) of a loss whose successor has no data yet
     samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64))
 
@@ -113,6 +115,13 @@ class FanIn:
     ([2], [ShardGap(shard=0, start=10.0, end=13.5, cause='shard lost', worker='w1', connection=None)])
     >>> fanin.duplicates, [(row["shard"], row["status"], row["restarts"]) for row in fanin.rows(now=14.2)]
     (1, [(0, 'live', 1), (1, 'starting', 0)])
+
+    Shard 1's pipeline raises on its worker: its ``error`` event is the failure the subscription ends with:
+
+    >>> error = {"type": "KeyError", "message": "aggregate: ['site'] not in the window's records"}
+    >>> _ = fanin.receive({**event(1, 1, 0, [], at=14.0), "kind": "error", "error": error}, now=14.3)
+    >>> fanin.failure.shard, [(row["status"], row["error"]) for row in fanin.rows(now=14.3)][1]
+    (1, ('failed', "KeyError: aggregate: ['site'] not in the window's records"))
     """
 
     def __init__(
@@ -134,6 +143,7 @@ class FanIn:
         self.missing = 0  # sequence numbers that never arrived
         self.revised = 0  # windows emitted again because a late partial came
         self.gaps: list[ShardGap] = []
+        self.failure: ShardError | None = None  # the first shard's failure: the subscription ends with it
         self._open: dict[WindowId, Any] = {}  # window -> merged groups (or items)
         self._first_seen: dict[WindowId, float] = {}
         self._emitted: OrderedDict[WindowId, Any] = OrderedDict()
@@ -171,6 +181,9 @@ class FanIn:
         state.samples.append((event["at"], event["messages"]))
         if event["kind"] == BYE:
             state.stopped = True
+        elif event["kind"] == ERROR:
+            error = event["error"]
+            self.fail(ShardError(state.shard, len(self.states), error["type"], error["message"], state.worker))
         if state.pending_gap is not None and event["first_data"] is not None:
             start, worker = state.pending_gap
             gaps.append(ShardGap(state.shard, start, event["first_data"], "shard lost", worker))
@@ -190,6 +203,15 @@ class FanIn:
             out.extend(self._merge(window, part, now))
         out.extend(self._due(now))
         return out, gaps
+
+    def fail(self, error: ShardError) -> None:
+        """Record a shard's failure (from its ``error`` event, or its task's exception): health shows the shard
+        as failed, and :attr:`failure` keeps the first one."""
+        state = self.states[error.shard]
+        state.stopped = True
+        state.error = f"{error.kind}: {error.message}"
+        if self.failure is None:
+            self.failure = error
 
     def tick(self, now: float) -> list[Any]:
         """Windows whose grace has run out, or that no live shard holds back any more."""
@@ -249,10 +271,13 @@ class FanIn:
     # -- health --------------------------------------------------------------------------------------------
 
     def rows(self, now: float) -> list[dict[str, Any]]:
-        """One row per shard: where it runs, whether it is live, its rate, restarts, gaps and counters."""
+        """One row per shard: where it runs, whether it is live, its rate, restarts, gaps, counters and the error
+        it failed with."""
         rows = []
         for s in self.states:
-            if not s.incarnations:
+            if s.error is not None:
+                status = "failed"
+            elif not s.incarnations:
                 status = "starting"
             elif s.stopped:
                 status = "stopped"
@@ -273,6 +298,7 @@ class FanIn:
                     "dropped": s.dropped,
                     "cpu_us_per_msg": round(1e6 * s.cpu / s.messages, 1) if s.messages else None,
                     "silent_s": round(now - s.heard, 1) if s.incarnations else None,
+                    "error": s.error,
                 }
             )
         return rows

@@ -5,6 +5,11 @@ Each batch is one ``log_event`` on the run's topic: a small msgpack-able dict wi
 (a new one each time the task starts: after a reschedule or a resubmission), a sequence number, counters, and the
 pickled records or window partials. The kernel deduplicates by (incarnation, sequence) and turns a change of
 incarnation into a reported gap.
+
+An error of the pipeline (an operator that raised, an aggregate on a field the records lack) ends the shard: it
+sends what it had, then an ``error`` event (the error's type and message, credentials scrubbed) on which the kernel
+fails the subscription and stops its other shards, and its task raises :class:`ShardError` (an error, not a lost
+worker: nothing reruns it, as the same records would fail the same way).
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import logging
 import pickle
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -22,14 +29,60 @@ import reactivex
 from reactivex import Observable, abc
 
 from ..core import Message, Stream, Window
+from ..errors import StreamkitError
 from ._spec import ShardSpec
 
-__all__ = ["HELLO", "batches", "run_shard"]
+__all__ = ["ERROR", "HELLO", "ShardError", "batches", "failure", "run_shard"]
 
-#: Kinds of events a shard sends: its start, its batches, its end.
-HELLO, DATA, BYE = "hello", "data", "bye"
+log = logging.getLogger("streamkit.scale")
+
+#: Kinds of events a shard sends: its start, its batches, its end, its failure.
+HELLO, DATA, BYE, ERROR = "hello", "data", "bye", "error"
 #: Seconds between two looks at the stop event (a scheduler round trip each).
 STOP_POLL = 0.5
+#: The most characters of a shard's error message that travel to the kernel.
+MAX_MESSAGE = 2000
+
+
+class ShardError(StreamkitError):
+    """A shard failed on its worker (its pipeline raised): which shard, where, and the error's type and message
+    (credentials scrubbed). Its subscription stops on every shard and its observers get this error; it is not
+    retried, as the same records would fail the same way again.
+
+    >>> error = ShardError(1, 2, "KeyError", "aggregate: ['site'] not in the window's records", "tcp://10.0.0.7:40123")
+    >>> print(error)  # doctest: +NORMALIZE_WHITESPACE
+    shard 1 of 2 failed on tcp://10.0.0.7:40123: KeyError: aggregate: ['site'] not in the window's records.
+    Every shard of the subscription stopped: fix the cause and subscribe again (the worker's log has the traceback)
+    >>> error.shard, error.kind
+    (1, 'KeyError')
+    """
+
+    def __init__(self, shard: int, shards: int, kind: str, message: str, worker: str = "") -> None:
+        where = f"on {worker}" if worker else "on its worker"
+        super().__init__(
+            f"shard {shard} of {shards} failed {where}: {kind}: {message.rstrip('.')}. Every shard of the subscription "
+            "stopped: fix the cause and subscribe again (the worker's log has the traceback)"
+        )
+        self.shard, self.shards, self.kind, self.message, self.worker = shard, shards, kind, message, worker
+
+    def __reduce__(self) -> tuple[Any, ...]:  # (an exception pickles its args: the message alone)
+        return (ShardError, (self.shard, self.shards, self.kind, self.message, self.worker))
+
+
+def failure(spec: ShardSpec, error: BaseException, worker: str = "") -> ShardError:
+    """``error`` of ``spec``'s shard as the kernel reports it: its type's name and its message, with the credentials
+    the shard holds scrubbed, cut at :data:`MAX_MESSAGE` characters."""
+    if isinstance(error, ShardError):
+        return error
+    args = error.args
+    if isinstance(error, KeyError) and len(args) == 1 and isinstance(args[0], str) and " " in args[0]:
+        message = args[0]  # a sentence (the aggregate's), not a key: KeyError's str would quote it
+    else:
+        message = str(error) or "(no message)"
+    message = spec.client.headers.scrub(message)
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + " ..."
+    return ShardError(spec.shard, spec.shards, type(error).__name__, message, worker)
 
 
 class _Outbox:
@@ -43,7 +96,11 @@ class _Outbox:
         self.dropped = 0
         self.sent = 0
         self.progress: float | None = None  # the latest end of the windows emitted so far
-        self.error: BaseException | None = None
+        self.error: BaseException | None = None  # the pipeline's first error: the shard ends with it
+
+    def fail(self, error: BaseException) -> None:
+        if self.error is None:
+            self.error = error
 
     def record(self, record: Any) -> None:
         entry = (dict(record), getattr(record, "origin", None), getattr(record, "received", time.time()))
@@ -79,17 +136,33 @@ class _Outbox:
 
 
 def batches(spec: ShardSpec, outbox: _Outbox) -> Callable[[Any], None]:
-    """The shard pipeline's final observer: records, or windows reduced to partials."""
-    if spec.windows is None:
-        return outbox.record
-    return lambda window: outbox.window(window) if isinstance(window, Window) else outbox.record(window)
+    """The shard pipeline's final observer: records, or windows reduced to partials.
+
+    What it raises (the aggregate on a field the records lack) fails the shard as an error of the pipeline does:
+    it is kept in the outbox, which takes nothing more. Raised from here it would reach only the worker's event
+    loop (the timer or the connection that emitted), which logs it and goes on while the kernel hears nothing."""
+    windows = spec.windows is not None
+
+    def deliver(item: Any) -> None:
+        if outbox.error is not None:
+            return
+        try:
+            if windows and isinstance(item, Window):
+                outbox.window(item)
+            else:
+                outbox.record(item)
+        except Exception as error:
+            outbox.fail(error)
+
+    return deliver
 
 
 async def run_shard(spec: ShardSpec) -> dict[str, Any]:
     """Run one shard until the run's stop event is set; returns its final counters.
 
     Submitted with ``Client.submit`` this coroutine runs on the worker's event loop, where its client's
-    WebSockets live. Dask reruns it elsewhere when its worker dies: a new incarnation, the same channels.
+    WebSockets live. Dask reruns it elsewhere when its worker dies: a new incarnation, the same channels. An error
+    of its pipeline is sent to the kernel and raised as a :class:`ShardError` (see the module docstring).
     """
     distributed: Any = importlib.import_module("distributed")  # typed as Any: much of it is untyped
     worker = distributed.get_worker()
@@ -103,7 +176,7 @@ async def run_shard(spec: ShardSpec) -> dict[str, Any]:
     counters: dict[str, Any] = {"messages": 0, "cpu": 0.0, "first_data": None}
     gaps: list[list[float]] = []
 
-    def send(kind: str, data: list[Any] | None = None) -> None:
+    def send(kind: str, data: list[Any] | None = None, error: ShardError | None = None) -> None:
         nonlocal seq
         event: dict[str, Any] = {
             "shard": spec.shard,
@@ -127,6 +200,8 @@ async def run_shard(spec: ShardSpec) -> dict[str, Any]:
             event["n"] = len(data)
             event["data"] = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
             outbox.sent += len(data)
+        if error is not None:
+            event["error"] = {"type": error.kind, "message": error.message}
         gaps.clear()
         seq += 1
         worker.log_event(spec.topic, event)
@@ -163,12 +238,7 @@ async def run_shard(spec: ShardSpec) -> dict[str, Any]:
         writer = archive.write(pipeline, spec.archive, partition_by=spec.archive_by)
     if spec.windows is not None:
         pipeline = pipeline.pipe(spec.windows)
-    deliver = batches(spec, outbox)
-
-    def on_error(error: Exception) -> None:
-        outbox.error = error
-
-    subscription = pipeline.subscribe(deliver, on_error)
+    subscription = pipeline.subscribe(batches(spec, outbox), outbox.fail)
     loop = asyncio.get_running_loop()
     try:
         next_stop_check = 0.0
@@ -181,7 +251,15 @@ async def run_shard(spec: ShardSpec) -> dict[str, Any]:
                 data = outbox.take()
                 send(DATA, data)
             if outbox.error is not None:
-                raise outbox.error
+                error = failure(spec, outbox.error, worker.address)
+                log.error(
+                    "shard %d of run %s failed:\n%s",
+                    spec.shard,
+                    spec.run,
+                    spec.client.headers.scrub("".join(traceback.format_exception(outbox.error))),
+                )
+                send(ERROR, error=error)  # the kernel fails the subscription and stops the other shards
+                raise error
             if loop.time() >= next_stop_check:
                 next_stop_check = loop.time() + STOP_POLL
                 if await stop.is_set():

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._redact import REDACTED
+from .._redact import REDACTED, redact
 from ..errors import StreamkitError
 
 if TYPE_CHECKING:
@@ -41,6 +41,20 @@ class Secret:
     def reveal(self) -> dict[str, str]:
         """The headers themselves (for the worker that opens the connection)."""
         return dict(self._value)
+
+    def scrub(self, text: str) -> str:
+        """``text`` (an error's message, a traceback) with these credentials replaced by ``<redacted>``: each
+        header's value and the credential after its scheme (``Token ...``), then what :func:`redact` finds
+        (cookies, ``token=`` ...).
+
+        >>> Secret({"Authorization": "Token abc123"}).scrub("refused abc123 (Token abc123)")
+        'refused <redacted> (<redacted>)'
+        """
+        for value in self._value.values():
+            for credential in (value, value.partition(" ")[2]):
+                if len(credential) >= 4:  # (shorter strings would blot out ordinary words, and are no credential)
+                    text = text.replace(credential, REDACTED)
+        return redact(text)
 
     def __repr__(self) -> str:
         return f"Secret({REDACTED})"
