@@ -183,7 +183,7 @@ class FanIn:
             state.stopped = True
         elif event["kind"] == ERROR:
             error = event["error"]
-            self.fail(ShardError(state.shard, len(self.states), error["type"], error["message"], state.worker))
+            self.fail(ShardError.of(state.shard, len(self.states), error["type"], error["message"], state.worker))
         if state.pending_gap is not None and event["first_data"] is not None:
             start, worker = state.pending_gap
             gaps.append(ShardGap(state.shard, start, event["first_data"], "shard lost", worker))

@@ -55,7 +55,23 @@ class ShardError(StreamkitError):
     Every shard of the subscription stopped: fix the cause and subscribe again (the worker's log has the traceback)
     >>> error.shard, error.kind
     (1, 'KeyError')
+
+    A streamkit error raised on the shard is also of its own type, so ``except sk.AuthenticationError`` around a
+    sharded subscription works as it does around a single-process one:
+
+    >>> from streamkit.errors import AuthenticationError
+    >>> refused = ShardError.of(0, 2, "AuthenticationError", "HTTP 401: check MIST_API_TOKEN")
+    >>> isinstance(refused, AuthenticationError), isinstance(refused, ShardError), type(refused).__name__
+    (True, True, 'ShardError')
+    >>> import pickle                                # as it comes from a worker
+    >>> isinstance(pickle.loads(pickle.dumps(refused)), AuthenticationError)
+    True
     """
+
+    @staticmethod
+    def of(shard: int, shards: int, kind: str, message: str, worker: str = "") -> ShardError:
+        """A ShardError that is also of the streamkit error type named ``kind`` when there is one (see above)."""
+        return _shard_error_type(kind)(shard, shards, kind, message, worker)
 
     def __init__(self, shard: int, shards: int, kind: str, message: str, worker: str = "") -> None:
         where = f"on {worker}" if worker else "on its worker"
@@ -66,7 +82,25 @@ class ShardError(StreamkitError):
         self.shard, self.shards, self.kind, self.message, self.worker = shard, shards, kind, message, worker
 
     def __reduce__(self) -> tuple[Any, ...]:  # (an exception pickles its args: the message alone)
-        return (ShardError, (self.shard, self.shards, self.kind, self.message, self.worker))
+        return (ShardError.of, (self.shard, self.shards, self.kind, self.message, self.worker))
+
+
+_SHARD_ERROR_TYPES: dict[str, type[ShardError]] = {}
+
+
+def _shard_error_type(kind: str) -> type[ShardError]:
+    """ShardError, or a ShardError that is also ``streamkit.errors.<kind>`` when that is a streamkit error made
+    from a message alone (one whose fields, such as ``RateLimited.retry_after``, the event does not carry is not)."""
+    from .. import errors
+
+    found = getattr(errors, kind, None)
+    if not (isinstance(found, type) and issubclass(found, StreamkitError)) or issubclass(ShardError, found):
+        return ShardError
+    if found.__init__ is not StreamkitError.__init__:
+        return ShardError
+    if kind not in _SHARD_ERROR_TYPES:
+        _SHARD_ERROR_TYPES[kind] = type("ShardError", (ShardError, found), {"__module__": __name__})
+    return _SHARD_ERROR_TYPES[kind]
 
 
 def failure(spec: ShardSpec, error: BaseException, worker: str = "") -> ShardError:
@@ -82,7 +116,7 @@ def failure(spec: ShardSpec, error: BaseException, worker: str = "") -> ShardErr
     message = spec.client.headers.scrub(message)
     if len(message) > MAX_MESSAGE:
         message = message[:MAX_MESSAGE] + " ..."
-    return ShardError(spec.shard, spec.shards, type(error).__name__, message, worker)
+    return ShardError.of(spec.shard, spec.shards, type(error).__name__, message, worker)
 
 
 class _Outbox:
