@@ -10,7 +10,7 @@
 
 from .controls import framed
 from .display import show_html
-from .health_view import Health, health
+from .health_view import ClusterHealth, Health, health
 from .registry import close_all, views
 
-__all__ = ["Health", "close_all", "framed", "health", "show_html", "views"]
+__all__ = ["ClusterHealth", "Health", "close_all", "framed", "health", "show_html", "views"]

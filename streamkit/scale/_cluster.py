@@ -130,6 +130,11 @@ class Cluster:
         self._closed = False
         track(self, "cluster")  # weakly: sk.views() lists it, sk.close_all() and kernel shutdown close it
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (its shards stopped; a LocalCluster it started is shut down)."""
+        return self._closed
+
     def __repr__(self) -> str:
         if self._closed:
             return f"<Cluster closed subscriptions={len(self._subscriptions)}>"
@@ -366,9 +371,14 @@ class ClusterSubscription(Stream[Any]):
             return {"shards": [], "status": "idle"}
         now = time.time()
         fanin = run.fanin
+        shards = fanin.rows(now)
+        if run.status in ("stopped", "failed"):  # every shard was told to stop: none is live or silent any more
+            for row in shards:
+                if row["status"] in ("starting", "live", "silent"):
+                    row["status"] = "stopped"
         return {
             "status": run.status,
-            "shards": fanin.rows(now),
+            "shards": shards,
             "rate": round(self.rate, 1),
             "restarts": self.restarts,
             "resubmissions": run.resubmissions,

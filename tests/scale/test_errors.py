@@ -56,7 +56,12 @@ def test_an_aggregate_on_a_missing_field_fails_the_subscription_with_its_message
             assert error.startswith("shard ") and " of 2 failed on inproc://" in error
             assert "the first has: [" in error and "'mac'" in error  # the fields the records do have
             assert "subscribe again" in error
-            assert sub["status"] == "failed" and "failed" in [row["status"] for row in sub["shards"]]
+            assert sub["status"] == "failed" and sorted(row["status"] for row in sub["shards"]) == ["failed", "stopped"]
+            view = sk.health(cluster)  # the cluster's health view says it where the user looks
+            table = view._repr_html_()
+            assert str(view.status) == "error" and view.error == error
+            assert ">failed</b> · 1 worker" in table and "not in the window&#x27;s records" in table
+            assert "2 shards: 1 failed, 1 stopped" in table
             assert sub["resubmissions"] == 0 and sub["restarts"] == 0
             tasks = shard_tasks(cluster)
             assert len(tasks) == 2 and all(key.endswith("-0") for key in tasks)  # each shard ran once
