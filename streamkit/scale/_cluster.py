@@ -332,11 +332,14 @@ class ClusterSubscription(Stream[Any]):
         return Disposable(leave)
 
     def stop(self) -> None:
-        """Stop the shards now and wait until they have closed their connections."""
+        """Stop the shards now and wait until they have closed their connections (also those of a run its last
+        observer left, which stop on a thread of their own: the cluster must not close under them)."""
         run = self._run
         if run is not None:
             run.stop(wait=True)
             run.link.on_completed()
+        elif self._last is not None:
+            self._last.stop(wait=True)
 
     @property
     def shards(self) -> int:
