@@ -205,18 +205,15 @@ class ClusterHealth(_Refreshed):
     with the ones not live named. Refreshed like :class:`Health` while displayed; :meth:`snapshot` is
     ``cluster.health()``.
 
-    >>> import distributed, streamkit as sk
+    >>> import streamkit as sk
     >>> from streamkit.sim import MistSimulator
-    >>> with (
-    ...     MistSimulator(seed=1, interval=0.05, sites=2, aps=1) as sim,
-    ...     distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local,
-    ...     sk.cluster(local) as cluster,
-    ... ):
-    ...     channels = [sim.channel("device_stats", site=i) for i in range(2)]
-    ...     devices = cluster.subscribe(sk.mist(url=sim.url, token=sim.token), channels, shards=2, flush_every=0.1)
-    ...     rows = sk.collect(devices, count=4, timeout=10)
-    ...     view = sk.health(cluster)
-    ...     live, table = str(view.status), view._repr_html_()
+    >>> with MistSimulator(seed=1, interval=0.05, sites=2, aps=1) as sim:
+    ...     with sk.cluster(workers=1, processes=False) as cluster:    # a worker thread: quick to start
+    ...         mist = sk.mist(url=sim.url, token=sim.token)
+    ...         devices = cluster.subscribe(mist, [sim.channel("device_stats", site=i) for i in range(2)], shards=2)
+    ...         rows = sk.collect(devices, count=4, timeout=10)
+    ...         view = sk.health(cluster)
+    ...         live, table = str(view.status), view._repr_html_()
     >>> live, "running</b> · 1 worker · " in table, "2 shards: 2 live" in table
     ('live', True, True)
     >>> str(view.status), "2 shards: 2 stopped" in view._repr_html_()     # the cluster was closed
