@@ -15,8 +15,8 @@ __all__ = ["Controls", "framed"]
 #: Seconds between two looks at the view's state (a pause from another cell, the stream's end or failure).
 EVERY = 0.25
 
-#: The status's mark and colour: JupyterLab's theme colours (they follow its light and dark themes), else fixed ones.
-#: The colours the notebook views give states, from JupyterLab's theme (fallbacks outside it).
+#: The colours the notebook views give states: JupyterLab's theme colours (they follow its light and dark themes),
+#: else fixed ones.
 COLOURS = {
     "good": "var(--jp-success-color1, #2a2)",
     "warn": "var(--jp-warn-color1, #c80)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import html
 import weakref
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from .. import runtime
@@ -227,8 +228,8 @@ class ClusterHealth(_Refreshed):
     @property
     def error(self) -> str | None:
         """The first error a subscription of the cluster failed with (a shard's), if any."""
-        errors = self.cluster.health()["errors"]
-        return str(errors[0]) if errors else None
+        errors = self.cluster.errors  # (not health(): the controls ask 4 times a second, and it asks the scheduler)
+        return errors[0] if errors else None
 
     @property
     def status(self) -> ViewState:
@@ -278,9 +279,7 @@ class ClusterHealth(_Refreshed):
         ]
         for n, sub in enumerate(s["subscriptions"]):
             shards = sub["shards"]
-            counts: dict[str, int] = {}
-            for shard in shards:
-                counts[shard["status"]] = counts.get(shard["status"], 0) + 1
+            counts = Counter(shard["status"] for shard in shards)
             by_status = ", ".join(f"{k} {status}" for status, k in sorted(counts.items()))
             rows.append(
                 (

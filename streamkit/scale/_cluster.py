@@ -244,8 +244,13 @@ class Cluster:
             "rate": round(sum(s.rate for s in self._subscriptions), 1),
             "restarts": sum(s.restarts for s in self._subscriptions),
             "gaps": [g for s in self._subscriptions for g in s.gaps],
-            "errors": [s.error for s in self._subscriptions if s.error is not None],
+            "errors": self.errors,
         }
+
+    @property
+    def errors(self) -> list[str]:
+        """The errors its subscriptions failed with (a shard's :class:`~streamkit.scale.ShardError`), in order."""
+        return [s.error for s in self._subscriptions if s.error is not None]
 
     def close(self) -> None:
         """Stop every shard (their stop event), wait until their connections are closed, and release the

@@ -94,9 +94,12 @@ def _shard_error_type(kind: str) -> type[ShardError]:
     from .. import errors
 
     found = getattr(errors, kind, None)
-    if not (isinstance(found, type) and issubclass(found, StreamkitError)) or issubclass(ShardError, found):
-        return ShardError
-    if found.__init__ is not StreamkitError.__init__:
+    if (
+        not isinstance(found, type)
+        or not issubclass(found, StreamkitError)
+        or issubclass(ShardError, found)  # (StreamkitError itself)
+        or found.__init__ is not Exception.__init__  # one with fields of its own, which the event does not carry
+    ):
         return ShardError
     if kind not in _SHARD_ERROR_TYPES:
         _SHARD_ERROR_TYPES[kind] = type("ShardError", (ShardError, found), {"__module__": __name__})

@@ -16,7 +16,6 @@ header names it; it is in ``frame.df``), and a value that does not fit its colum
 from __future__ import annotations
 
 import importlib.util
-import math
 import re
 from collections.abc import Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,7 @@ import orjson
 
 from .._time import epoch_seconds, unit_of
 from .state import VALUES, Entry, TableState, values_of
-from .view import is_time_column, is_time_value
+from .view import is_time_column, is_time_value, value_text
 
 if TYPE_CHECKING:
     from perspective.widget import PerspectiveWidget
@@ -96,16 +95,6 @@ def _flag(value: Any) -> bool | None:
     return value if type(value) is bool else None
 
 
-def _text(value: Any) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, (list, dict, tuple)):
-        return orjson.dumps(value, default=str).decode()
-    return str(value)
-
-
 def _millis(value: Any) -> float | None:
     seconds = epoch_seconds(value)
     return None if seconds is None else seconds * 1000.0
@@ -134,7 +123,7 @@ def _text_column(values: Sequence[Any]) -> Sequence[Any]:
     >>> _text_column(["a", None]), _text_column(["a", ["10.0.0.1"], float("nan"), 6])
     (['a', None], ['a', '["10.0.0.1"]', None, '6'])
     """
-    return values if set(map(type, values)) <= _PLAIN_TEXT else [_text(v) for v in values]
+    return values if set(map(type, values)) <= _PLAIN_TEXT else [value_text(v) for v in values]
 
 
 def _groups(entries: Iterable[tuple[Any, Entry]]) -> list[tuple[tuple[str, ...], list[Any], list[tuple[Any, ...]]]]:
@@ -265,7 +254,6 @@ class Grid:
         self._theme = "Pro Light"
         #: Perspective's widget, once the first rows came (None before).
         self.widget: PerspectiveWidget | None = None
-        #: What the cell shows: a note until the first rows come, then the widget.
         #: What the cell shows before the first rows (its ``value`` says why there are none).
         self.note = ipywidgets.HTML("<i>waiting for records…</i>")
         self.view = ipywidgets.Box([self.note])

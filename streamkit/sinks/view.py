@@ -27,7 +27,16 @@ from .._time import epoch_seconds
 from ..core import Message, ViewState, Window
 from ..notebook.registry import track
 
-__all__ = ["TIME_NAMES", "LiveView", "column_texts", "is_time_column", "is_time_value", "rows_of", "span_of"]
+__all__ = [
+    "TIME_NAMES",
+    "LiveView",
+    "column_texts",
+    "is_time_column",
+    "is_time_value",
+    "rows_of",
+    "span_of",
+    "value_text",
+]
 
 #: Field names that hold a time whatever their values look like.
 TIME_NAMES = ("_time", "time", "timestamp", "ts", "last_seen", "received", "window_start", "window_end")
@@ -122,10 +131,16 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and not _missing(value)
 
 
-def _text(value: Any) -> str:
-    """A value that is not a number as text: missing as ``-``, containers as compact JSON."""
+def value_text(value: Any) -> str | None:
+    """A value as a table cell's text: None when missing (None, NaN), containers as compact JSON, else ``str``.
+
+    >>> value_text(None), value_text(float("nan")), value_text(["10.0.0.1", 2]), value_text(6)
+    (None, None, '["10.0.0.1",2]', '6')
+    """
     if _missing(value):
-        return "-"
+        return None
+    if type(value) is str:
+        return value
     if isinstance(value, (dict, list, tuple)):
         from .._json import dumps
 
@@ -134,6 +149,12 @@ def _text(value: Any) -> str:
         except TypeError:
             return str(value)
     return str(value)
+
+
+def _text(value: Any) -> str:
+    """A value that is not a number as text: missing as ``-``, containers as compact JSON."""
+    text = value_text(value)
+    return "-" if text is None else text
 
 
 def _number_texts(values: list[Any]) -> list[str]:
