@@ -19,6 +19,7 @@ from .memory import MemoryConnection, MemoryServer
 from .mist_client import MistClient, mist
 from .policy import Decision, Reconnect, backoff, classify
 from .smc_client import SmcClient, smc
+from .spec import ClientSpec, Secret
 from .transport import (
     CONNECTORS,
     Connector,
@@ -33,6 +34,7 @@ from .transport import (
 __all__ = [
     "CONNECTORS",
     "Client",
+    "ClientSpec",
     "Closed",
     "Connected",
     "Connecting",
@@ -47,6 +49,7 @@ __all__ = [
     "MistClient",
     "Reconnect",
     "Reconnecting",
+    "Secret",
     "SmcClient",
     "Stats",
     "Tap",

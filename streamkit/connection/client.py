@@ -31,6 +31,7 @@ from ..notebook.registry import track
 from ..protocols.base import Adapter, Data, Malformed, Subscribed, SubscribeFailed, Unknown, Unsubscribed, clip
 from .events import Closed, Connected, Connecting, Disconnected, Gap, Reconnecting
 from .policy import Decision, Reconnect, certificate_error
+from .spec import ClientSpec, Secret
 from .transport import Connector, Transport, TransportClosed, TransportEnded, TransportOptions
 
 if TYPE_CHECKING:
@@ -327,6 +328,43 @@ class Client:
         from ..notebook import health
 
         return health(self, every=every, **watch)
+
+    def spec(self) -> ClientSpec:
+        """How to build this client again in another process (a Dask worker builds its shard's client from it):
+        picklable, its credentials in a :class:`~streamkit.connection.spec.Secret` that never shows itself.
+
+        Raises StreamkitError for what cannot travel: a recording client (``record=``), a replay, a custom
+        ``ssl=`` context. Example in :class:`~streamkit.connection.spec.ClientSpec`.
+        """
+        if self.recorder is not None:
+            raise StreamkitError(
+                "a recording client (record=) cannot be sharded: each shard would need its own file; record in the "
+                "kernel from a client without a cluster, or drop record="
+            )
+        if self.clock is not None:
+            raise StreamkitError("a replay cannot be sharded: it is one file on this machine; replay it in the kernel")
+        if self._options.ssl is not None:
+            raise StreamkitError(
+                "a client with a custom ssl= context cannot be sharded (an SSLContext does not travel to workers); "
+                "install the CA on the workers and drop ssl="
+            )
+        options, secret = self._spec_options()
+        return ClientSpec(type(self), options, Secret(secret))
+
+    def _spec_options(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The constructor's keyword arguments that build this client again: the open ones, and the credentials.
+        A subclass with a constructor of its own extends or replaces them."""
+        open_options = {
+            "adapter": self._adapter,
+            "url": self.url,
+            "connector": self._connector,
+            "options": self._options,
+            "reconnect": self._reconnect,
+            "name": self.name,
+            "channels_per_connection": self.channels_per_connection,
+            "subscribe_timeout": self.subscribe_timeout,
+        }
+        return open_options, {"headers": self._headers}
 
     def close(self) -> None:
         """Unsubscribe everything, close the connections and stop; observers get ``on_completed``.

@@ -87,6 +87,11 @@ class MistClient(Client):
         self._rest: RestClient | None = None
         self._rest_lock = threading.Lock()
 
+    def _spec_options(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        open_options, secret = super()._spec_options()
+        rest = {"rest_url": self.rest_url, "rest_verify": self._rest_verify, "rest_timeout": self._rest_timeout}
+        return {**open_options, **rest, "rest_hint": self._rest_hint}, secret
+
     # -- discovery -----------------------------------------------------------------------------------------
 
     def _call(self, work: Callable[[RestClient], T]) -> T:

@@ -80,9 +80,16 @@ class SmcClient(Client):
         connector: Connector,
         options: TransportOptions,
         reconnect: Reconnect | None,
+        channels_per_connection: int | None = None,
     ) -> None:
         super().__init__(
-            SmcProtocol(), url=url.rstrip("/"), connector=connector, options=options, reconnect=reconnect, name="SMC"
+            SmcProtocol(),
+            url=url.rstrip("/"),
+            connector=connector,
+            options=options,
+            reconnect=reconnect,
+            name="SMC",
+            channels_per_connection=channels_per_connection,
         )
         self._credentials = credentials  # api_key or login/password: never shown
         self._api_version = api_version
@@ -92,6 +99,22 @@ class SmcClient(Client):
         self._http: httpx.AsyncClient | None = None
         self._login_lock = asyncio.Lock()  # one session per client: the socket and discovery share it
         self.session: SmcSession | None = None
+
+    def _spec_options(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Each process that builds this client again logs in itself (a session of its own), with the same
+        credentials, version and domain."""
+        open_options = {
+            "url": self.url,
+            "api_version": self._api_version,
+            "domain": self._domain,
+            "verify": self._verify,
+            "timeout": self._timeout,
+            "connector": self._connector,
+            "options": self._options,
+            "reconnect": self._reconnect,
+            "channels_per_connection": self.channels_per_connection,
+        }
+        return open_options, {"credentials": self._credentials}
 
     def subscribe(self, *, context: str | None = None, element: str | None = None) -> Stream[Message]:
         """The hot, shared Observable of a family (``context="fw_single"``) or one element (``element=``: its
@@ -103,6 +126,13 @@ class SmcClient(Client):
         """
         if element is not None and context is None and not _is_href(element):
             element = self.resolve(element)
+        return self._stream(smc_protocol.subscription_topic(context=context, element=element))
+
+    async def asubscribe(self, *, context: str | None = None, element: str | None = None) -> Stream[Message]:
+        """Coroutine form of :meth:`subscribe`: an element's name is looked up without blocking the loop (what a
+        shard on a Dask worker's loop does)."""
+        if element is not None and context is None and not _is_href(element):
+            element = await self.aresolve(element)
         return self._stream(smc_protocol.subscription_topic(context=context, element=element))
 
     # -- discovery -----------------------------------------------------------------------------------------

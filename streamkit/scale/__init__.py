@@ -8,17 +8,20 @@ shard elsewhere (beyond Dask's ``allowed-failures`` the supervisor resubmits it)
 incarnation and sequence number. An error of a shard's pipeline is no such loss: the subscription stops on every shard
 and fails with a :class:`ShardError` that names the shard and carries its error's message.
 
-Importing this package does not import Dask (``sk.cluster(...)`` does). What travels to a worker is a
-picklable description of the client, its credentials sealed in a :class:`Secret` that never prints:
+Importing this package does not import Dask (``sk.cluster(...)`` does). What travels to a worker is the client's
+:meth:`~streamkit.connection.Client.spec`, a picklable description whose credentials never print:
 
 >>> import pickle, streamkit as sk
->>> from streamkit.scale import describe
 >>> with sk.mist(url="ws://127.0.0.1:9/api-ws/v1/stream", token="s3cret") as mist:
-...     spec = describe(mist)
+...     spec = mist.spec()
 >>> spec
-ClientSpec(MistClient ws://127.0.0.1:9/api-ws/v1/stream headers=Secret(<redacted>))
+ClientSpec(MistClient ws://127.0.0.1:9/api-ws/v1/stream secret=Secret(<redacted>))
 >>> b"s3cret" in pickle.dumps(spec), "s3cret" in repr(spec)     # it travels, it never shows
 (True, False)
+
+An SMC client travels too: each shard logs in on its worker with the same credentials; its channels are the
+keyword arguments of ``smc.subscribe``, e.g. ``cluster.subscribe(smc, [{"context": "fw_single"}, {"element":
+"fw-berlin"}])``.
 """
 
 from __future__ import annotations
@@ -27,22 +30,19 @@ from ._cluster import Cluster, ClusterSubscription, cluster
 from ._merge import FanIn, ShardGap
 from ._reduce import MERGEABLE, Aggregation, aggregation
 from ._shard import ShardError
-from ._spec import ClientSpec, Secret, ShardSpec, describe
+from ._spec import ShardSpec
 from ._tag import with_origin
 
 __all__ = [
     "MERGEABLE",
     "Aggregation",
-    "ClientSpec",
     "Cluster",
     "ClusterSubscription",
     "FanIn",
-    "Secret",
     "ShardError",
     "ShardGap",
     "ShardSpec",
     "aggregation",
     "cluster",
-    "describe",
     "with_origin",
 ]

@@ -23,7 +23,7 @@ from ..notebook.registry import track
 from ._merge import FanIn, ShardGap
 from ._reduce import Aggregation, aggregation
 from ._shard import ShardError, failure, run_shard
-from ._spec import ShardSpec, describe
+from ._spec import Channel, ShardSpec, check_channels
 
 if TYPE_CHECKING:
     from ..connection.client import Client
@@ -150,7 +150,7 @@ class Cluster:
     def subscribe(
         self,
         source: Client,
-        channels: Iterable[str],
+        channels: Iterable[Channel],
         *,
         shards: int | None = None,
         channels_per_connection: int | None = None,
@@ -193,6 +193,10 @@ class Cluster:
         """
         if self._closed:
             raise StreamkitError("this cluster is closed; create a new one with sk.cluster()")
+        from ..connection.client import Client
+
+        if not isinstance(source, Client):
+            raise TypeError(f"subscribe takes a client such as sk.mist(...), not {type(source).__name__}")
         channels = tuple(channels)
         if not channels:
             raise ValueError("name at least one channel to subscribe to")
@@ -208,7 +212,8 @@ class Cluster:
             raise ValueError("flush_every is positive seconds; batch_size >= 1; max_pending >= batch_size")
         count = shards or max(1, len(self._workers()))
         count = min(count, len(channels))
-        spec = describe(source)
+        spec = source.spec()
+        check_channels(source, channels)
         run = uuid.uuid4().hex[:12]
         specs = [
             ShardSpec(

@@ -30,7 +30,7 @@ from reactivex import Observable, abc
 
 from ..core import Message, Stream, Window
 from ..errors import StreamkitError
-from ._spec import ShardSpec
+from ._spec import ShardSpec, subscribe
 
 __all__ = ["ERROR", "HELLO", "ShardError", "batches", "failure", "run_shard"]
 
@@ -116,7 +116,7 @@ def failure(spec: ShardSpec, error: BaseException, worker: str = "") -> ShardErr
         message = args[0]  # a sentence (the aggregate's), not a key: KeyError's str would quote it
     else:
         message = str(error) or "(no message)"
-    message = spec.client.headers.scrub(message)
+    message = spec.client.secret.scrub(message)
     if len(message) > MAX_MESSAGE:
         message = message[:MAX_MESSAGE] + " ..."
     return ShardError.of(spec.shard, spec.shards, type(error).__name__, message, worker)
@@ -250,6 +250,11 @@ async def run_shard(spec: ShardSpec) -> dict[str, Any]:
     send(HELLO)
     client = spec.client.build(channels_per_connection=spec.channels_per_connection)
     client.events.subscribe(lambda event: _on_event(event, gaps))
+    try:
+        streams = [await subscribe(client, channel) for channel in spec.channels]
+    except Exception as unknown:  # (an SMC element name the server does not know): the shard's error, not a loss
+        outbox.fail(unknown)
+        streams = []
     thread_time = time.thread_time
 
     def source(observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
@@ -261,7 +266,7 @@ async def run_shard(spec: ShardSpec) -> dict[str, Any]:
             observer.on_next(message)
             counters["cpu"] += thread_time() - t0
 
-        merged = reactivex.merge(*(client.subscribe(channel) for channel in spec.channels))  # type: ignore[attr-defined]
+        merged = reactivex.merge(*streams)
         return merged.subscribe(on_next, observer.on_error, observer.on_completed, scheduler=scheduler)
 
     pipeline: Observable[Any] = reactivex.create(source)
@@ -293,7 +298,7 @@ async def run_shard(spec: ShardSpec) -> dict[str, Any]:
                     "shard %d of run %s failed:\n%s",
                     spec.shard,
                     spec.run,
-                    spec.client.headers.scrub("".join(traceback.format_exception(outbox.error))),
+                    spec.client.secret.scrub("".join(traceback.format_exception(outbox.error))),
                 )
                 send(ERROR, error=error)  # the kernel fails the subscription and stops the other shards
                 raise error

@@ -11,7 +11,7 @@ import pytest
 
 import streamkit as sk
 from streamkit import ops
-from streamkit.scale import Cluster, ShardError, describe
+from streamkit.scale import Cluster, ShardError
 from streamkit.scale._shard import failure
 from streamkit.scale._spec import ShardSpec
 from streamkit.sim import MistSimulator
@@ -76,9 +76,7 @@ def test_an_aggregate_on_a_missing_field_fails_the_subscription_with_its_message
 
 def test_a_shard_error_names_the_shard_scrubs_credentials_and_travels():
     with sk.mist(url="ws://127.0.0.1:9/api-ws/v1/stream", token=TOKEN) as mist:
-        spec = ShardSpec(
-            run="r", shard=1, shards=3, client=describe(mist), channels=("/a",), channels_per_connection=None
-        )
+        spec = ShardSpec(run="r", shard=1, shards=3, client=mist.spec(), channels=("/a",), channels_per_connection=None)
     error = failure(spec, RuntimeError(f"upgrade refused: Authorization: Token {TOKEN}; cookie token={TOKEN}"), "w1")
     assert error.shard == 1 and error.kind == "RuntimeError" and str(error).startswith("shard 1 of 3 failed on w1")
     assert TOKEN not in str(error) and TOKEN not in repr(error) and error.message.count("<redacted>") == 2

@@ -16,9 +16,10 @@ import reactivex
 
 import streamkit as sk
 from streamkit import ops
+from streamkit.connection import Secret
 from streamkit.core import Message
 from streamkit.errors import StreamkitError
-from streamkit.scale import FanIn, Secret, aggregation, describe
+from streamkit.scale import FanIn, aggregation
 from streamkit.scale._shard import DATA, HELLO, _Outbox
 from streamkit.scale._spec import ShardSpec
 
@@ -186,26 +187,40 @@ def test_latest_sends_one_record_per_key_per_flush():
 
 def test_credentials_never_show_in_the_description_of_a_client():
     mist = sk.mist(url="ws://127.0.0.1:9/api-ws/v1/stream", token=TOKEN)
-    spec = describe(mist)
+    spec = mist.spec()
     shard = ShardSpec(run="r", shard=0, shards=1, client=spec, channels=("/a",), channels_per_connection=None)
-    for thing in (spec, shard, spec.headers):
+    for thing in (spec, shard, spec.secret):
         assert TOKEN not in repr(thing) and TOKEN not in str(thing) and TOKEN not in f"{thing}"
-    assert spec.headers.reveal()["Authorization"] == f"Token {TOKEN}"
-    assert pickle.loads(pickle.dumps(spec.headers)) == spec.headers  # travels to the worker intact
+    assert spec.secret.reveal()["headers"]["Authorization"] == f"Token {TOKEN}"
+    assert pickle.loads(pickle.dumps(spec.secret)) == spec.secret  # travels to the worker intact
     from dask.base import tokenize
 
-    assert TOKEN not in tokenize(spec.headers)
+    assert TOKEN not in tokenize(spec.secret)
     mist.close()
+
+
+def test_an_smc_client_travels_with_its_credentials_sealed_and_builds_again():
+    with sk.smc(url="http://127.0.0.1:9", api_key=TOKEN, api_version="7.2", domain="Lab", verify=False) as smc:
+        spec = smc.spec()
+    assert TOKEN not in repr(spec) and TOKEN.encode() in pickle.dumps(spec)
+    again = pickle.loads(pickle.dumps(spec)).build(channels_per_connection=3)
+    try:
+        assert type(again).__name__ == "SmcClient" and again.url == "http://127.0.0.1:9"
+        assert (again._api_version, again._domain, again._verify) == ("7.2", "Lab", False)
+        assert again._credentials["api_key"] == TOKEN and again.channels_per_connection == 3
+        assert spec.secret.scrub(f"login with {TOKEN} refused") == "login with <redacted> refused"
+    finally:
+        again.close()
 
 
 def test_what_cannot_travel_to_a_worker_is_refused_with_what_to_do():
     import ssl
 
     with pytest.raises(StreamkitError, match="SSLContext does not travel"):
-        describe(sk.mist(url="wss://127.0.0.1:9/x", token=TOKEN, ssl=ssl.create_default_context()))
-    with pytest.raises(TypeError, match="takes a client"):
-        describe("not a client")  # type: ignore[arg-type]
-    assert repr(Secret({"Cookie": TOKEN})) == "Secret(<redacted>)"
+        sk.mist(url="wss://127.0.0.1:9/x", token=TOKEN, ssl=ssl.create_default_context()).spec()
+    with pytest.raises(StreamkitError, match="SSLContext does not travel"):
+        sk.smc(url="https://127.0.0.1:9", api_key=TOKEN, ssl=ssl.create_default_context()).spec()
+    assert repr(Secret({"headers": {"Cookie": TOKEN}})) == "Secret(<redacted>)"
 
 
 def test_importing_streamkit_and_its_scale_package_does_not_import_dask():
