@@ -9,15 +9,8 @@ incarnation and sequence number. An error of a shard's pipeline is no such loss:
 and fails with a :class:`ShardError` that names the shard and carries its error's message.
 
 Importing this package does not import Dask (``sk.cluster(...)`` does). What travels to a worker is the client's
-:meth:`~streamkit.connection.Client.spec`, a picklable description whose credentials never print:
-
->>> import pickle, streamkit as sk
->>> with sk.mist(url="ws://127.0.0.1:9/api-ws/v1/stream", token="s3cret") as mist:
-...     spec = mist.spec()
->>> spec
-ClientSpec(MistClient ws://127.0.0.1:9/api-ws/v1/stream secret=Secret(<redacted>))
->>> b"s3cret" in pickle.dumps(spec), "s3cret" in repr(spec)     # it travels, it never shows
-(True, False)
+:meth:`~streamkit.connection.Client.spec`, a picklable description whose credentials never print (see
+:class:`~streamkit.connection.ClientSpec`).
 
 An SMC client travels too: each shard logs in on its worker with the same credentials; its channels are the
 keyword arguments of ``smc.subscribe``, e.g. ``cluster.subscribe(smc, [{"context": "fw_single"}, {"element":
