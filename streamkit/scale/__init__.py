@@ -14,7 +14,13 @@ Importing this package does not import Dask (``sk.cluster(...)`` does). What tra
 
 An SMC client travels too: each shard logs in on its worker with the same credentials; its channels are the
 keyword arguments of ``smc.subscribe``, e.g. ``cluster.subscribe(smc, [{"context": "fw_single"}, {"element":
-"fw-berlin"}])``.
+"fw-berlin"}])``. Its description holds the API key, never shows it, and logs in nowhere:
+
+>>> import streamkit as sk
+>>> with sk.smc(url="http://127.0.0.1:9", api_key="k3y-0123456789") as smc:
+...     spec = smc.spec()
+>>> spec, "k3y-0123456789" in repr(spec)
+(ClientSpec(SmcClient http://127.0.0.1:9 secret=Secret(<redacted>)), False)
 """
 
 from __future__ import annotations
