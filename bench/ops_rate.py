@@ -2,7 +2,8 @@
 
 Records are simulated Mist device stats (AP, switch, gateway) and client stats, each device and client
 reporting once per simulated second (event time), as the simulator's default cadence.
-Measured, each as streamkit (``reactivex.from_iterable(...).pipe(...)``) and as a hand-written loop:
+Measured, each as streamkit (the records pushed into a stream as a client's subscription pushes them, through the
+operators) and as a hand-written loop:
   flatten            nested dicts to flat rows
   window+aggregate   1-minute tumbling event-time windows, mean cpu_util and count per device (a DataFrame each)
   join               client stats with the device stats of their AP (ap_mac = mac) within 1 s of event time
@@ -23,9 +24,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-import reactivex
+from reactivex.disposable import Disposable
 
 from streamkit import ops
+from streamkit.core import Stream
 from streamkit.sim.mist_world import MistWorld
 
 TARGETS = {"flatten": 2.0, "window+aggregate": 1.5, "join": 1.5}
@@ -93,6 +95,20 @@ def loop_window_aggregate(records: list[dict[str, Any]]) -> int:
     return frames
 
 
+def joined(client: dict[str, Any], device: dict[str, Any]) -> dict[str, Any]:
+    """The record the join gives for a pair, written by hand: the client's fields, then the device's, a field both
+    have kept as the client's with the device's value under ``<name>_right`` (the device's ``mac`` is the key).
+    A plain ``{**client, **device}`` would be cheaper but would give other records: the device's ``mac`` and
+    ``_time`` over the client's."""
+    out = dict(client)
+    for name, value in device.items():
+        if name not in client:
+            out[name] = value
+        elif name != "mac":
+            out[name + "_right"] = value
+    return out
+
+
 def loop_join(clients: list[dict[str, Any]], devices: list[dict[str, Any]], within: float) -> int:
     stream = sorted([(r["_time"], 0, r) for r in devices] + [(r["_time"], 1, r) for r in clients], key=lambda e: e[0])
     by_mac: dict[str, deque[tuple[float, dict[str, Any]]]] = defaultdict(deque)
@@ -104,7 +120,7 @@ def loop_join(clients: list[dict[str, Any]], devices: list[dict[str, Any]], with
             for ct, client in pending[record["mac"]]:
                 if t - ct <= within:
                     out += 1
-                    _ = {**client, **record}
+                    _ = joined(client, record)
             by_mac[mac].append((t, record))
             while by_mac[mac] and by_mac[mac][0][0] < t - within:
                 by_mac[mac].popleft()
@@ -113,7 +129,7 @@ def loop_join(clients: list[dict[str, Any]], devices: list[dict[str, Any]], with
             for dt, device in by_mac[mac]:
                 if t - dt <= within:
                     out += 1
-                    _ = {**record, **device}
+                    _ = joined(record, device)
             pending[mac].append((t, record))
             while pending[mac] and pending[mac][0][0] < t - within:
                 pending[mac].popleft()
@@ -133,20 +149,38 @@ class Count:
         self.n += 1
 
 
-def drain(observable: reactivex.Observable[Any]) -> int:
+def drain(records: list[dict[str, Any]], *operators: Any) -> int:
+    """Push ``records`` through ``operators`` as a client's subscription would; how many items came out."""
+    stream, link = pushed()
     count = Count()
-    observable.subscribe(count)
+    stream.pipe(*operators).subscribe(count)
+    push = link[0].on_next
+    for record in records:
+        push(record)
+    link[0].on_completed()
     return count.n
+
+
+def pushed() -> tuple[Stream[dict[str, Any]], list[Any]]:
+    """A stream fed by hand as a client's subscription is fed (its link's ``on_next``): the list holds the link
+    once the stream is observed. (A reactivex Subject would add its lock and observer-list copy per record.)"""
+    links: list[Any] = []
+
+    def connect(link: Any) -> Disposable:
+        links.append(link)
+        return Disposable()
+
+    return Stream(connect), links
 
 
 def sk_join(clients: list[dict[str, Any]], devices: list[dict[str, Any]], within: float) -> int:
     stream = sorted([(r["_time"], 0, r) for r in devices] + [(r["_time"], 1, r) for r in clients], key=lambda e: e[0])
-    left: reactivex.Subject[dict[str, Any]] = reactivex.Subject()
-    right: reactivex.Subject[dict[str, Any]] = reactivex.Subject()
+    (left, left_link), (right, right_link) = pushed(), pushed()
     count = Count()
     left.pipe(ops.join(right, on=("ap_mac", "mac"), within=within, time="_time")).subscribe(count)
+    push = (right_link[0].on_next, left_link[0].on_next)
     for _, side, record in stream:  # the same interleaved stream the loop walks
-        (left if side else right).on_next(record)
+        push[side](record)
     return count.n
 
 
@@ -168,17 +202,16 @@ def main() -> None:
         (
             "flatten",
             n,
-            lambda: drain(reactivex.from_iterable(devices).pipe(ops.flatten())),
+            lambda: drain(devices, ops.flatten()),
             lambda: loop_flatten(devices),
         ),
         (
             "window+aggregate",
             n,
             lambda: drain(
-                reactivex.from_iterable(devices).pipe(
-                    ops.event_windows("_time", size=60),
-                    ops.aggregate(by="mac", cpu=("cpu_util", "mean"), n=("mac", "size")),
-                )
+                devices,
+                ops.event_windows("_time", size=60),
+                ops.aggregate(by="mac", cpu=("cpu_util", "mean"), n=("mac", "size")),
             ),
             lambda: loop_window_aggregate(devices),
         ),

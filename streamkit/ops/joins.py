@@ -98,14 +98,6 @@ def join(
             newest = -math.inf
             done = {"left": False, "right": False}
 
-            def stamp(record: Mapping[str, Any]) -> float | None:
-                if sched is not None:
-                    return now(sched)
-                value = record.get(time_field)
-                if (type(value) is float or type(value) is int) and low < value < high:
-                    return value  # epoch seconds as they are (what time_of gives them)
-                return time_of(record, time_field, unit)
-
             def evict(limit: float) -> None:
                 while order and order[0][0] < limit:
                     _, side, key = order.popleft()
@@ -122,9 +114,13 @@ def join(
 
                 def on_next(record: Any) -> None:
                     nonlocal newest
-                    t = stamp(record)
-                    if t is None:
-                        return
+                    # the record's time, inline (a call per record is much of the cost): epoch seconds as they are
+                    value = now(sched) if sched is not None else record.get(time_field)
+                    if sched is None and not ((type(value) is float or type(value) is int) and low < value < high):
+                        value = time_of(record, time_field, unit)
+                        if value is None:
+                            return
+                    t: float = value
                     if t > newest:
                         newest = t
                         evict(newest - within)
