@@ -28,6 +28,10 @@ KEEP_EMITTED = 256
 class ShardGap:
     """Time in which a shard's channels could not deliver: between ``start`` and ``end`` (epoch seconds).
 
+    A window that overlaps a gap of a shard may lack that shard's records; none clear of every gap does. A lost
+    shard's gap starts at its last batch, or, with windows, at the end of the last window it sent: what it held of
+    the windows still open went with it, from however long ago.
+
     ``cause`` is ``"shard lost"`` (its worker died or its task ended: the successor took over at ``end``) or
     ``"connection"`` (one of the shard's WebSockets dropped and reconnected; ``connection`` is its number).
     A cluster subscription reports them on ``gap_events`` and in ``cluster.health()``.
@@ -66,7 +70,8 @@ class ShardState:
     process_cpu: float = 0.0
     connections: int = 0
     dropped: int = 0
-    progress: float | None = None
+    progress: float | None = None  # the end of the last window this incarnation sent
+    first_data: float | None = None  # when this incarnation's first record came
     stopped: bool = False
     error: str | None = None  # "type: message" of the failure it ended with
     pending_gap: tuple[float, str] | None = None  # (start, worker) of a loss whose successor has no data yet
@@ -160,12 +165,12 @@ class FanIn:
             return [], gaps
         if incarnation > state.incarnation:
             if state.incarnations:  # a successor: the predecessor's channels were silent in between
-                state.pending_gap = (state.shard_at, state.worker)
+                state.pending_gap = (self._lost_since(state), state.worker)
             state.incarnation, state.next_seq, state.messages = incarnation, 0, 0
             state.incarnations += 1
             state.stopped = False
             state.samples.clear()
-            state.progress = None
+            state.progress = state.first_data = None
         if seq < state.next_seq:
             self.duplicates += 1
             return [], gaps
@@ -179,6 +184,8 @@ class FanIn:
         state.cpu, state.process_cpu = event["cpu"], event["process_cpu"]
         state.connections, state.dropped = event["connections"], event["dropped"]
         state.samples.append((event["at"], event["messages"]))
+        if state.first_data is None:
+            state.first_data = event["first_data"]
         if event["kind"] == BYE:
             state.stopped = True
         elif event["kind"] == ERROR:
@@ -203,6 +210,17 @@ class FanIn:
             out.extend(self._merge(window, part, now))
         out.extend(self._due(now))
         return out, gaps
+
+    def _lost_since(self, state: ShardState) -> float:
+        """Where the records a lost incarnation took with it begin: after its last event; with windows, after the
+        end of the last window it sent (what it held of the windows still open is gone too, however long ago it
+        came), or from its first record if it sent none."""
+        start = state.shard_at
+        if self.windows:
+            held = state.progress if state.progress is not None else state.first_data
+            if held is not None:
+                start = min(start, held)
+        return start
 
     def fail(self, error: ShardError) -> None:
         """Record a shard's failure (from its ``error`` event, or its task's exception): health shows the shard

@@ -155,6 +155,32 @@ def test_a_successor_reports_one_gap_from_its_predecessors_last_batch_to_its_fir
     assert [r["restarts"] for r in rows] == [1, 0] and [r["gaps"] for r in rows] == [1, 1]
 
 
+def test_a_lost_windowed_shards_gap_starts_where_its_sent_windows_end():
+    """A shard that dies holding open windows (or one it closed but had not sent yet) takes their records with it,
+    however long ago they came: its gap starts at the end of the last window it sent, not at its last batch, so a
+    window short of its records overlaps the gap."""
+    agg = aggregation(None, n=("v", "size"))
+    part = [((0.0, 10.0, None, False), {(): [1]})]
+    fanin = FanIn(1, aggregation=agg)
+    fanin.receive(event(0, 10, 0, DATA, part, progress=10.0, at=10.6, first_data=0.5), 10.6)
+    fanin.receive(event(0, 10, 1, DATA, [], progress=10.0, at=22.9, first_data=0.5), 22.9)  # [10, 20) not sent
+    fanin.receive(event(0, 20, 0, HELLO, at=23.5), 23.5)
+    _, gaps = fanin.receive(event(0, 20, 1, DATA, [], at=24.0, first_data=23.8), 24.0)
+    assert [(g.start, g.end) for g in gaps] == [(10.0, 23.8)]  # [10, 20) overlaps it; the last batch was at 22.9
+
+    never = FanIn(1, aggregation=agg)  # no window sent at all: lost from its first record on
+    never.receive(event(0, 10, 0, DATA, [], at=5.0, first_data=0.5), 5.0)
+    never.receive(event(0, 20, 0, HELLO, at=6.0), 6.0)
+    assert [(g.start, g.end) for g in never.receive(event(0, 20, 1, DATA, [], at=7.0, first_data=6.5), 7.0)[1]] == [
+        (0.5, 6.5)
+    ]
+
+    records = FanIn(1)  # records, not windows: what was sent is in, the loss starts after the last batch
+    records.receive(event(0, 10, 0, DATA, [({"n": 1}, "/a", 1.0)], at=5.0, first_data=0.5), 5.0)
+    records.receive(event(0, 20, 0, HELLO, at=6.0), 6.0)
+    assert [g.start for g in records.receive(event(0, 20, 1, DATA, [], at=7.0, first_data=6.5), 7.0)[1]] == [5.0]
+
+
 def test_a_window_waits_for_live_shards_then_for_its_grace_only():
     agg = aggregation(None, n=("v", "size"))
     fanin = FanIn(2, aggregation=agg, grace=3.0, silence=100.0)
