@@ -315,7 +315,8 @@ def parse_sort(sort_by: str | Sequence[str] | None) -> list[tuple[str, bool]]:
 def _html_table(table: Any, marks: list[set[str]]) -> str:
     """An HTML table of a readable DataFrame (:func:`~streamkit.sinks.view.column_texts`: numbers right-aligned,
     missing values as ``-``), changed cells marked."""
-    columns = {name: column_texts(table[name].tolist()) for name in table.columns}
+    values = table.to_numpy(dtype=object).T.tolist()  # every column in one conversion, not a Series each
+    columns = {name: column_texts(column) for name, column in zip(table.columns, values, strict=True)}
     head = "".join(
         f"<th class='sk-num'>{html.escape(str(c))}</th>" if number else f"<th>{html.escape(str(c))}</th>"
         for c, (_, number) in columns.items()
