@@ -320,6 +320,7 @@ class ClusterSubscription(Stream[Any]):
         self._grace = grace
         self._run: _Run | None = None
         self._last: _Run | None = None
+        self._runs = 0
         super().__init__(self._start)
 
     def __repr__(self) -> str:
@@ -330,7 +331,11 @@ class ClusterSubscription(Stream[Any]):
         )
 
     def _start(self, link: abc.ObserverBase[Any]) -> abc.DisposableBase:
-        run = _Run(self._cluster.dask, self._specs, link, grace=self._grace, gaps=self.gap_events)
+        # Each run has its own id, so its own topic and stop event: the run its last observer just left may still
+        # be stopping (setting its stop event, unsubscribing its topic) while this one starts.
+        self._runs += 1
+        specs = [dataclasses.replace(spec, run=f"{spec.run}-{self._runs}") for spec in self._specs]
+        run = _Run(self._cluster.dask, specs, link, grace=self._grace, gaps=self.gap_events)
         self._run = self._last = run
         run.start()
 

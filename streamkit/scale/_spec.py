@@ -36,7 +36,7 @@ class ShardSpec:
     ("ShardSpec(run='r1' shard=0/2 channels=1", False)
     """
 
-    run: str  # the subscription's id: names its topic and stop event
+    run: str  # the id of one run of the subscription (its observers from first to last): names its topic and stop event
     shard: int
     shards: int
     client: ClientSpec

@@ -75,3 +75,22 @@ def test_a_channel_the_client_does_not_take_is_refused_in_the_kernel():
         with pytest.raises(TypeError, match=r"takes a client such as sk\.mist"):
             cluster.subscribe("not a client", ["/a"])  # type: ignore[arg-type]
         assert sim.sessions == 0
+
+
+@pytest.mark.timeout(90)
+def test_observed_again_at_once_after_its_last_observer_left_a_subscription_starts_afresh(caplog):
+    """The run its last observer left is still stopping (its stop event set, its topic being unsubscribed) when the
+    next observer starts the next run: that run has its own topic and stop event, so its shards neither stop at
+    once (and get resubmitted) nor go unheard."""
+    caplog.set_level(logging.WARNING)
+    with SmcSimulator(seed=1, interval=0.05) as sim, sk.cluster(workers=1, processes=False) as cluster:
+        with sk.smc(url=sim.url, api_key=sim.api_key) as smc:
+            status = cluster.subscribe(smc, [{"context": "fw_single"}], shards=2, flush_every=0.1)
+            for _ in range(3):  # each collect is a run: its last observer leaves, the next one comes at once
+                rows = sk.collect(status, count=5, timeout=20)
+                assert len(rows) == 5
+            health = status.health()
+            assert health["resubmissions"] == 0 and health["restarts"] == 0
+            assert "before it was stopped" not in caplog.text
+            cluster.close()
+        assert sim.sessions == 0 and sim.open_connections == 0
