@@ -355,7 +355,7 @@ class Client:
         """The constructor's keyword arguments that build this client again: the open ones, and the credentials.
         A subclass with a constructor of its own extends or replaces them."""
         open_options = {
-            "adapter": self._adapter,
+            "adapter": self._adapter.fresh(),  # (what this one has subscribed does not travel)
             "url": self.url,
             "connector": self._connector,
             "options": self._options,

@@ -4,6 +4,7 @@ in a :class:`Secret` that never shows itself."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,13 +53,14 @@ class Secret:
 
         >>> Secret({"headers": {"Authorization": "Token abc123"}}).scrub("refused abc123 (Token abc123)")
         'refused <redacted> (<redacted>)'
-        >>> Secret({"credentials": {"api_key": "k3y-k3y", "login": None}}).scrub("key k3y-k3y refused")
-        'key <redacted> refused'
+        >>> Secret({"credentials": {"api_key": "k3y-k3y", "login": "admin"}}).scrub("admin: administrative domain")
+        '<redacted>: administrative domain'
         """
         for value in self._texts():
             for credential in (value, value.partition(" ")[2]):
                 if len(credential) >= 4:  # (shorter strings would blot out ordinary words, and are no credential)
-                    text = text.replace(credential, REDACTED)
+                    # whole words only: an SMC login such as "admin" must not blot out "administrative"
+                    text = re.sub(rf"(?<![\w-]){re.escape(credential)}(?![\w-])", REDACTED, text)
         return redact(text)
 
     def __repr__(self) -> str:

@@ -171,7 +171,9 @@ class Cluster:
         Args:
             source: a client as you would use it here, e.g. ``sk.mist(region="emea01")``: each shard builds one
                 like it on its worker (credentials travel with the task, never shown). It does not connect itself.
-            channels: what to subscribe to; shard ``i`` of ``n`` takes ``channels[i::n]``.
+            channels: what to subscribe to (a channel as ``source.subscribe`` takes it: a Mist channel, or the
+                keyword arguments of ``smc.subscribe`` such as ``{"context": "fw_single"}``); shard ``i`` of ``n``
+                takes ``channels[i::n]``.
             shards: how many shards (default: one per worker).
             channels_per_connection: channels per WebSocket within a shard (default: the source client's).
             pipe: operators each shard applies to its records first (``sk.ops.flatten()``, a filter ...).
@@ -197,7 +199,8 @@ class Cluster:
 
         if not isinstance(source, Client):
             raise TypeError(f"subscribe takes a client such as sk.mist(...), not {type(source).__name__}")
-        channels = tuple(channels)
+        # one channel alone is a channel, not an iterable of characters or keys
+        channels = (channels,) if isinstance(channels, (str, Mapping)) else tuple(channels)
         if not channels:
             raise ValueError("name at least one channel to subscribe to")
         if isinstance(aggregate, Mapping):
@@ -321,6 +324,7 @@ class ClusterSubscription(Stream[Any]):
         self._run: _Run | None = None
         self._last: _Run | None = None
         self._runs = 0
+        self._leaving: list[_Run] = []  # runs whose last observer left, stopping on a thread of their own
         super().__init__(self._start)
 
     def __repr__(self) -> str:
@@ -342,6 +346,7 @@ class ClusterSubscription(Stream[Any]):
         def leave() -> None:
             if self._run is run:
                 self._run = None
+            self._leaving = [r for r in self._leaving if r.status not in ("stopped", "failed")] + [run]
             run.stop(wait=False)
 
         return Disposable(leave)
@@ -353,8 +358,9 @@ class ClusterSubscription(Stream[Any]):
         if run is not None:
             run.stop(wait=True)
             run.link.on_completed()
-        elif self._last is not None:
-            self._last.stop(wait=True)
+        for left in self._leaving:  # (the runs before may still be stopping while a new one runs)
+            left.stop(wait=True)
+        self._leaving = []
 
     @property
     def shards(self) -> int:

@@ -71,6 +71,7 @@ class ShardState:
     connections: int = 0
     dropped: int = 0
     progress: float | None = None  # the end of the last window this incarnation sent
+    closed_after: float | None = None  # the shard's time of the batch before the one that carried that window
     first_data: float | None = None  # when this incarnation's first record came
     stopped: bool = False
     error: str | None = None  # "type: message" of the failure it ended with
@@ -152,6 +153,7 @@ class FanIn:
         self._open: dict[WindowId, Any] = {}  # window -> merged groups (or items)
         self._first_seen: dict[WindowId, float] = {}
         self._emitted: OrderedDict[WindowId, Any] = OrderedDict()
+        self._by_count = False  # the windows are count windows (their bounds are positions, not times)
 
     # -- input ---------------------------------------------------------------------------------------------
 
@@ -165,12 +167,15 @@ class FanIn:
             return [], gaps
         if incarnation > state.incarnation:
             if state.incarnations:  # a successor: the predecessor's channels were silent in between
-                state.pending_gap = (self._lost_since(state), state.worker)
+                start = self._lost_since(state)
+                if state.pending_gap is not None:  # (a predecessor lost before it had data: one gap for both)
+                    start = min(start, state.pending_gap[0])
+                state.pending_gap = (start, state.worker)
             state.incarnation, state.next_seq, state.messages = incarnation, 0, 0
             state.incarnations += 1
             state.stopped = False
             state.samples.clear()
-            state.progress = state.first_data = None
+            state.progress = state.closed_after = state.first_data = None
         if seq < state.next_seq:
             self.duplicates += 1
             return [], gaps
@@ -178,7 +183,7 @@ class FanIn:
         state.next_seq = seq + 1
         state.worker = event["worker"]
         state.heard = now
-        state.shard_at = event["at"]
+        before, state.shard_at = state.shard_at, event["at"]
         state.total_messages += event["messages"] - state.messages
         state.messages = event["messages"]
         state.cpu, state.process_cpu = event["cpu"], event["process_cpu"]
@@ -201,12 +206,14 @@ class FanIn:
         if event["kind"] == HELLO or "data" not in event:
             return self._due(now), gaps
         data = pickle.loads(event["data"])
-        if event["progress"] is not None:
+        if event["progress"] is not None and event["progress"] != state.progress:
             state.progress = event["progress"]
+            state.closed_after = before  # that window closed after the batch before this one
         if not self.windows:
             return [Message(payload, origin, received) for payload, origin, received in data], gaps
         out: list[Any] = []
         for window, part in data:
+            self._by_count = window[3]
             out.extend(self._merge(window, part, now))
         out.extend(self._due(now))
         return out, gaps
@@ -214,10 +221,16 @@ class FanIn:
     def _lost_since(self, state: ShardState) -> float:
         """Where the records a lost incarnation took with it begin: after its last event; with windows, after the
         end of the last window it sent (what it held of the windows still open is gone too, however long ago it
-        came), or from its first record if it sent none."""
+        came; for count windows, after the batch before the one that carried that window), or from its first record
+        if it sent none."""
         start = state.shard_at
         if self.windows:
-            held = state.progress if state.progress is not None else state.first_data
+            if state.progress is None:  # no window sent: all it received is gone
+                held = state.first_data
+            elif self._by_count:  # a count window's end is a position: its time is when it was closed
+                held = state.closed_after
+            else:
+                held = state.progress
             if held is not None:
                 start = min(start, held)
         return start

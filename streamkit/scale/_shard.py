@@ -30,7 +30,7 @@ from reactivex import Observable, abc
 
 from ..core import Message, Stream, Window
 from ..errors import StreamkitError
-from ._spec import ShardSpec, subscribe
+from ._spec import ShardSpec, subscribe_all
 
 __all__ = ["ERROR", "HELLO", "ShardError", "batches", "failure", "run_shard"]
 
@@ -243,46 +243,47 @@ async def run_shard(spec: ShardSpec) -> dict[str, Any]:
         seq += 1
         worker.log_event(spec.topic, event)
 
-    client = None
+    client: Any = None
     _leave_thread_pool(worker, spec.options.get("key"))
     if await stop.is_set():
         return {"shard": spec.shard, "stopped": "before it started"}
     send(HELLO)
     client = spec.client.build(channels_per_connection=spec.channels_per_connection)
     client.events.subscribe(lambda event: _on_event(event, gaps))
-    try:
-        streams = [await subscribe(client, channel) for channel in spec.channels]
-    except Exception as unknown:  # (an SMC element name the server does not know): the shard's error, not a loss
-        outbox.fail(unknown)
-        streams = []
-    thread_time = time.thread_time
-
-    def source(observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
-        def on_next(message: Message) -> None:
-            t0 = thread_time()
-            counters["messages"] += 1
-            if counters["first_data"] is None:
-                counters["first_data"] = message.received
-            observer.on_next(message)
-            counters["cpu"] += thread_time() - t0
-
-        merged = reactivex.merge(*streams)
-        return merged.subscribe(on_next, observer.on_error, observer.on_completed, scheduler=scheduler)
-
-    pipeline: Observable[Any] = reactivex.create(source)
-    if spec.pipe:
-        pipeline = pipeline.pipe(*spec.pipe)
+    subscription: abc.DisposableBase | None = None
     writer = None
-    if spec.archive is not None:  # the records stay next to the connection: only what follows travels
-        from ..sinks import archive
+    try:  # (from here on the client is closed whatever happens: an SMC session must not outlive the shard)
+        try:
+            streams = await subscribe_all(client, spec.channels, spec.client.options.get("reconnect"))
+        except Exception as refused:  # an SMC element name the server does not know ...: the shard's error
+            outbox.fail(refused)
+            streams = []
+        thread_time = time.thread_time
 
-        pipeline = Stream.of(pipeline)  # one computation for the archive and the batches
-        writer = archive.write(pipeline, spec.archive, partition_by=spec.archive_by)
-    if spec.windows is not None:
-        pipeline = pipeline.pipe(spec.windows)
-    subscription = pipeline.subscribe(batches(spec, outbox), outbox.fail)
-    loop = asyncio.get_running_loop()
-    try:
+        def source(observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+            def on_next(message: Message) -> None:
+                t0 = thread_time()
+                counters["messages"] += 1
+                if counters["first_data"] is None:
+                    counters["first_data"] = message.received
+                observer.on_next(message)
+                counters["cpu"] += thread_time() - t0
+
+            merged = reactivex.merge(*streams)
+            return merged.subscribe(on_next, observer.on_error, observer.on_completed, scheduler=scheduler)
+
+        pipeline: Observable[Any] = reactivex.create(source)
+        if spec.pipe:
+            pipeline = pipeline.pipe(*spec.pipe)
+        if spec.archive is not None:  # the records stay next to the connection: only what follows travels
+            from ..sinks import archive
+
+            pipeline = Stream.of(pipeline)  # one computation for the archive and the batches
+            writer = archive.write(pipeline, spec.archive, partition_by=spec.archive_by)
+        if spec.windows is not None:
+            pipeline = pipeline.pipe(spec.windows)
+        subscription = pipeline.subscribe(batches(spec, outbox), outbox.fail)
+        loop = asyncio.get_running_loop()
         next_stop_check = 0.0
         while True:
             await asyncio.sleep(spec.flush_every)
@@ -307,7 +308,8 @@ async def run_shard(spec: ShardSpec) -> dict[str, Any]:
                 if await stop.is_set():
                     break
     finally:
-        subscription.dispose()
+        if subscription is not None:
+            subscription.dispose()
         if writer is not None:
             await asyncio.to_thread(writer.close)  # what is pending goes to its file
         with contextlib.suppress(Exception):

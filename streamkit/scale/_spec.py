@@ -4,6 +4,8 @@ itself)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -12,8 +14,11 @@ if TYPE_CHECKING:
     from reactivex import Observable
 
     from ..connection.client import Client
+    from ..connection.policy import Reconnect
     from ..connection.spec import ClientSpec
     from ._reduce import Aggregation
+
+log = logging.getLogger("streamkit.scale")
 
 #: What a shard subscribes to: a channel as the client's ``subscribe`` takes it (Mist, JSON feeds), or its keyword
 #: arguments (SMC: ``{"context": "fw_single"}``, ``{"element": "fw-berlin"}``).
@@ -79,6 +84,37 @@ async def subscribe(client: Client, channel: Channel) -> Observable[Any]:
     if asubscribe is not None:
         return await asubscribe(**channel)  # type: ignore[no-any-return]
     return client.subscribe(**channel)  # type: ignore[attr-defined,no-any-return]
+
+
+#: Tries of a shard's subscriptions (an SMC element's name lookup over REST) when the server is unreachable.
+LOOKUP_TRIES = 5
+
+
+async def subscribe_all(client: Client, channels: tuple[Channel, ...], reconnect: Reconnect | None) -> list[Any]:
+    """Every channel's subscription (:func:`subscribe`). A failure worth another try by the client's ``reconnect``
+    policy (the server unreachable, rate limited) is tried again after its backoff, :data:`LOOKUP_TRIES` times in
+    all; a name the server does not know (ValueError) or refused credentials end the shard at once."""
+    from ..connection.policy import Decision
+    from ..connection.policy import Reconnect as Policy
+
+    policy = reconnect or Policy()
+    delays = policy.delays()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return [await subscribe(client, channel) for channel in channels]
+        except ValueError:
+            raise
+        except Exception as exc:
+            decision = policy.classify(exc)
+            if decision is Decision.FATAL or attempt == LOOKUP_TRIES:
+                raise
+            delay = next(delays)
+            if decision is Decision.WAIT:
+                delay = max(policy.rate_limit_wait, getattr(exc, "retry_after", 0.0))
+            log.warning("subscribing failed (%s); trying again in %.1f s", type(exc).__name__, delay)
+            await asyncio.sleep(delay)
 
 
 def check_channels(client: Client, channels: tuple[Channel, ...]) -> None:

@@ -316,15 +316,15 @@ def _html_table(table: Any, marks: list[set[str]]) -> str:
     """An HTML table of a readable DataFrame (:func:`~streamkit.sinks.view.column_texts`: numbers right-aligned,
     missing values as ``-``), changed cells marked."""
     values = table.to_numpy(dtype=object).T.tolist()  # every column in one conversion, not a Series each
-    columns = {name: column_texts(column) for name, column in zip(table.columns, values, strict=True)}
+    columns = [(name, *column_texts(column)) for name, column in zip(table.columns, values, strict=True)]
     head = "".join(
         f"<th class='sk-num'>{html.escape(str(c))}</th>" if number else f"<th>{html.escape(str(c))}</th>"
-        for c, (_, number) in columns.items()
+        for c, _, number in columns
     )
     body = []
     for n, changed in enumerate(marks):
         cells = []
-        for name, (texts, number) in columns.items():
+        for name, texts, number in columns:
             classes = " ".join(c for c, on in (("sk-num", number), ("sk-new", name in changed)) if on)
             cells.append((f"<td class='{classes}'>" if classes else "<td>") + html.escape(texts[n]) + "</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")

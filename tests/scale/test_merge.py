@@ -181,6 +181,25 @@ def test_a_lost_windowed_shards_gap_starts_where_its_sent_windows_end():
     assert [g.start for g in records.receive(event(0, 20, 1, DATA, [], at=7.0, first_data=6.5), 7.0)[1]] == [5.0]
 
 
+def test_a_lost_count_window_shard_and_a_shard_lost_twice_report_sound_gaps():
+    agg = aggregation(None, n=("v", "size"))
+    counted = [((0, 100, None, True), {(): [100]})]  # a count window: its end is a position, not a time
+    fanin = FanIn(1, aggregation=agg)
+    fanin.receive(event(0, 10, 0, DATA, [], at=1000.0, first_data=999.0), 1000.0)
+    fanin.receive(event(0, 10, 1, DATA, counted, progress=100, at=1000.5, first_data=999.0), 1000.5)
+    fanin.receive(event(0, 10, 2, DATA, [], progress=100, at=1001.0, first_data=999.0), 1001.0)
+    fanin.receive(event(0, 20, 0, HELLO, at=1002.0), 1002.0)
+    _, gaps = fanin.receive(event(0, 20, 1, DATA, [], at=1003.0, first_data=1002.5), 1003.0)
+    assert [(g.start, g.end) for g in gaps] == [(1000.0, 1002.5)]  # the window closed after the batch at 1000
+
+    twice = FanIn(1)  # the successor is lost too before any data: one gap from the first loss on
+    twice.receive(event(0, 10, 0, DATA, [({"n": 1}, "/a", 1.0)], at=5.0, first_data=0.5), 5.0)
+    twice.receive(event(0, 20, 0, HELLO, at=6.0), 6.0)
+    twice.receive(event(0, 30, 0, HELLO, at=8.0), 8.0)
+    _, gaps = twice.receive(event(0, 30, 1, DATA, [], at=9.0, first_data=8.5), 9.0)
+    assert [(g.start, g.end) for g in gaps] == [(5.0, 8.5)]
+
+
 def test_a_window_waits_for_live_shards_then_for_its_grace_only():
     agg = aggregation(None, n=("v", "size"))
     fanin = FanIn(2, aggregation=agg, grace=3.0, silence=100.0)

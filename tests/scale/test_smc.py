@@ -72,6 +72,8 @@ def test_a_channel_the_client_does_not_take_is_refused_in_the_kernel():
                 cluster.subscribe(smc, ["fw_single"])
             with pytest.raises(ValueError, match=r"unexpected keyword argument 'engine'"):
                 cluster.subscribe(smc, [{"engine": "fw-berlin"}])
+            one = cluster.subscribe(smc, {"context": "fw_single"})  # one channel alone, not a list of its keys
+            assert "1 shards, 1 channels" in repr(one)
         with pytest.raises(TypeError, match=r"takes a client such as sk\.mist"):
             cluster.subscribe("not a client", ["/a"])  # type: ignore[arg-type]
         assert sim.sessions == 0
@@ -85,7 +87,8 @@ def test_observed_again_at_once_after_its_last_observer_left_a_subscription_star
     caplog.set_level(logging.WARNING)
     with SmcSimulator(seed=1, interval=0.05) as sim, sk.cluster(workers=1, processes=False) as cluster:
         with sk.smc(url=sim.url, api_key=sim.api_key) as smc:
-            status = cluster.subscribe(smc, [{"context": "fw_single"}], shards=2, flush_every=0.1)
+            channels = [{"context": "fw_single"}, {"element": "fw-berlin"}]
+            status = cluster.subscribe(smc, channels, shards=2, flush_every=0.1)
             for _ in range(3):  # each collect is a run: its last observer leaves, the next one comes at once
                 rows = sk.collect(status, count=5, timeout=20)
                 assert len(rows) == 5
