@@ -792,9 +792,7 @@ class Connection:
         if limit is not None and attempt >= limit:
             client._fail(ConnectionLost(f"gave up on {client.url} after {attempt} attempts: {client._describe(exc)}"))
             return False
-        delay = next(delays)
-        if decision is Decision.WAIT:
-            delay = max(client._reconnect.rate_limit_wait, getattr(exc, "retry_after", 0.0))
+        delay = client._reconnect.wait(decision, exc, delays)
         self.state = ConnectionState.RECONNECTING
         client._events.on_next(Reconnecting(attempt, delay, client._describe(exc), self.number))
         assert self._wake is not None

@@ -116,3 +116,20 @@ class Reconnect:
 
     def delays(self) -> Iterator[float]:
         return backoff(initial=self.initial, factor=self.factor, cap=self.cap, jitter=self.jitter)
+
+    def wait(self, decision: Decision, exc: BaseException, delays: Iterator[float]) -> float:
+        """Seconds to wait after ``exc`` (judged ``decision``) before the next attempt: the next of ``delays``, or
+        for a rate limit the server's delay (at least :attr:`rate_limit_wait`).
+
+        >>> from streamkit.errors import RateLimited
+        >>> policy = Reconnect(initial=1, jitter=0)
+        >>> delays = policy.delays()
+        >>> policy.wait(Decision.RETRY, OSError(), delays)
+        1.0
+        >>> policy.wait(Decision.WAIT, RateLimited("HTTP 429", retry_after=60), delays)
+        60
+        """
+        delay = next(delays)
+        if decision is Decision.WAIT:
+            return max(self.rate_limit_wait, getattr(exc, "retry_after", 0.0))
+        return delay

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import html
 import weakref
+from abc import ABC, abstractmethod
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -81,7 +82,7 @@ def _connection_rows(connections: list[dict[str, Any]]) -> list[tuple[str, str]]
     ]
 
 
-class _Refreshed:
+class _Refreshed(ABC):
     """A table refreshed every ``every`` seconds on streamkit's loop while displayed (a widget, with pause/resume
     and stop controls), until what it watches has ended; a static table otherwise."""
 
@@ -94,12 +95,12 @@ class _Refreshed:
         self._timer: asyncio.TimerHandle | None = None
         track(self, "view")  # weakly: sk.views() lists it, sk.close_all() or a re-run of its cell stops it
 
+    @abstractmethod
     def _ended(self) -> bool:
         """Whether what the view watches has ended (its figures change no more)."""
-        raise NotImplementedError
 
-    def _repr_html_(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def _repr_html_(self) -> str: ...
 
     def pause(self) -> None:
         """Stop refreshing the table (the figures keep counting)."""

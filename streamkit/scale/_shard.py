@@ -251,37 +251,14 @@ async def run_shard(spec: ShardSpec) -> dict[str, Any]:
     client = spec.client.build(channels_per_connection=spec.channels_per_connection)
     client.events.subscribe(lambda event: _on_event(event, gaps))
     subscription: abc.DisposableBase | None = None
-    writer = None
+    writer: Any = None
     try:  # (from here on the client is closed whatever happens: an SMC session must not outlive the shard)
         try:
             streams = await subscribe_all(client, spec.channels, spec.client.options.get("reconnect"))
         except Exception as refused:  # an SMC element name the server does not know ...: the shard's error
             outbox.fail(refused)
             streams = []
-        thread_time = time.thread_time
-
-        def source(observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
-            def on_next(message: Message) -> None:
-                t0 = thread_time()
-                counters["messages"] += 1
-                if counters["first_data"] is None:
-                    counters["first_data"] = message.received
-                observer.on_next(message)
-                counters["cpu"] += thread_time() - t0
-
-            merged = reactivex.merge(*streams)
-            return merged.subscribe(on_next, observer.on_error, observer.on_completed, scheduler=scheduler)
-
-        pipeline: Observable[Any] = reactivex.create(source)
-        if spec.pipe:
-            pipeline = pipeline.pipe(*spec.pipe)
-        if spec.archive is not None:  # the records stay next to the connection: only what follows travels
-            from ..sinks import archive
-
-            pipeline = Stream.of(pipeline)  # one computation for the archive and the batches
-            writer = archive.write(pipeline, spec.archive, partition_by=spec.archive_by)
-        if spec.windows is not None:
-            pipeline = pipeline.pipe(spec.windows)
+        pipeline, writer = _pipeline(spec, streams, counters)
         subscription = pipeline.subscribe(batches(spec, outbox), outbox.fail)
         loop = asyncio.get_running_loop()
         next_stop_check = 0.0
@@ -316,6 +293,37 @@ async def run_shard(spec: ShardSpec) -> dict[str, Any]:
             await client.aclose()
     send(BYE, outbox.take())
     return {"shard": spec.shard, "messages": counters["messages"], "sent": outbox.sent, "dropped": outbox.dropped}
+
+
+def _pipeline(spec: ShardSpec, streams: list[Any], counters: dict[str, Any]) -> tuple[Observable[Any], Any]:
+    """The shard's records through its ``pipe``, archive and windows, counted (messages, the CPU their pipeline
+    took, the first one's arrival); and the archive's writer (None without one)."""
+    thread_time = time.thread_time
+
+    def source(observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+        def on_next(message: Message) -> None:
+            t0 = thread_time()
+            counters["messages"] += 1
+            if counters["first_data"] is None:
+                counters["first_data"] = message.received
+            observer.on_next(message)
+            counters["cpu"] += thread_time() - t0
+
+        merged = reactivex.merge(*streams)
+        return merged.subscribe(on_next, observer.on_error, observer.on_completed, scheduler=scheduler)
+
+    pipeline: Observable[Any] = reactivex.create(source)
+    if spec.pipe:
+        pipeline = pipeline.pipe(*spec.pipe)
+    writer = None
+    if spec.archive is not None:  # the records stay next to the connection: only what follows travels
+        from ..sinks import archive
+
+        pipeline = Stream.of(pipeline)  # one computation for the archive and the batches
+        writer = archive.write(pipeline, spec.archive, partition_by=spec.archive_by)
+    if spec.windows is not None:
+        pipeline = pipeline.pipe(spec.windows)
+    return pipeline, writer
 
 
 def _on_event(event: Any, gaps: list[list[float]]) -> None:

@@ -110,9 +110,7 @@ async def subscribe_all(client: Client, channels: tuple[Channel, ...], reconnect
             decision = policy.classify(exc)
             if decision is Decision.FATAL or attempt == LOOKUP_TRIES:
                 raise
-            delay = next(delays)
-            if decision is Decision.WAIT:
-                delay = max(policy.rate_limit_wait, getattr(exc, "retry_after", 0.0))
+            delay = policy.wait(decision, exc, delays)
             log.warning("subscribing failed (%s); trying again in %.1f s", type(exc).__name__, delay)
             await asyncio.sleep(delay)
 
