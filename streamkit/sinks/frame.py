@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from ..notebook.display import show_html
 from .grid import Grid, grid_available
 from .plot import closest_first
 from .state import TableState
-from .view import LiveView, column_texts, span_of
+from .view import LiveView, clock_columns, column_texts, is_time_column, span_of, window_labels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -230,14 +231,23 @@ class LiveFrame(LiveView):
         rows: list[dict[str, Any]] = table.head(self.show).to_dict("records")
         return rows
 
-    def _readable(self, rows: list[dict[str, Any]]) -> Any:
-        import pandas as pd
-
-        from .reports import readable
-
-        table = pd.DataFrame(rows)
-        shown = self.columns or [c for c in table.columns if not str(c).startswith("_")]
-        return readable(table[[c for c in shown if c in table.columns]])[0]
+    def _readable(self, rows: list[dict[str, Any]]) -> dict[Any, list[Any]]:
+        """The shown fields of ``rows`` as columns for reading: times as UTC text (a window's bounds as one
+        ``window`` label), as :func:`~streamkit.sinks.reports.readable` gives a DataFrame, without making one
+        (the table is redrawn several times a second)."""
+        fields = dict.fromkeys(chain.from_iterable(rows))
+        shown = self.columns or [c for c in fields if not str(c).startswith("_")]
+        columns = {name: [row.get(name) for row in rows] for name in shown if name in fields}
+        texts, _ = clock_columns({name: values for name, values in columns.items() if _holds_times(name, values)})
+        if "window_start" in texts and "window_end" in texts:
+            label = window_labels(texts.pop("window_start"), texts.pop("window_end"))
+            columns = {
+                ("window" if name == "window_start" else name): (label if name == "window_start" else values)
+                for name, values in columns.items()
+                if name != "window_end"
+            }
+        columns.update(texts)
+        return columns
 
     def _changed_cells(self, rows: list[dict[str, Any]]) -> list[set[str]]:
         """Per shown row of a keyed frame, the fields whose value changed since the last draw."""
@@ -312,20 +322,26 @@ def parse_sort(sort_by: str | Sequence[str] | None) -> list[tuple[str, bool]]:
     return [(name[1:], False) if name.startswith("-") else (name, True) for name in names]
 
 
-def _html_table(table: Any, marks: list[set[str]]) -> str:
-    """An HTML table of a readable DataFrame (:func:`~streamkit.sinks.view.column_texts`: numbers right-aligned,
+def _holds_times(name: Any, values: list[Any]) -> bool:
+    """Whether a shown column holds times (by name or value; never a column of flags)."""
+    return is_time_column(name, values) and not all(type(v) is bool for v in values if v is not None)
+
+
+def _html_table(table: dict[Any, list[Any]], marks: list[set[str]]) -> str:
+    """An HTML table of readable columns (:func:`~streamkit.sinks.view.column_texts`: numbers right-aligned,
     missing values as ``-``), changed cells marked."""
-    values = table.to_numpy(dtype=object).T.tolist()  # every column in one conversion, not a Series each
-    columns = [(name, *column_texts(column)) for name, column in zip(table.columns, values, strict=True)]
-    head = "".join(
-        f"<th class='sk-num'>{html.escape(str(c))}</th>" if number else f"<th>{html.escape(str(c))}</th>"
-        for c, _, number in columns
-    )
-    body = []
-    for n, changed in enumerate(marks):
-        cells = []
-        for name, texts, number in columns:
-            classes = " ".join(c for c, on in (("sk-num", number), ("sk-new", name in changed)) if on)
-            cells.append((f"<td class='{classes}'>" if classes else "<td>") + html.escape(texts[n]) + "</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table class='sk-live'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    columns = []  # (name, escaped cell texts, opening tag, opening tag of a changed cell)
+    head = []
+    for name, values in table.items():
+        texts, number = column_texts(values)
+        title = html.escape(str(name))
+        head.append(f"<th class='sk-num'>{title}</th>" if number else f"<th>{title}</th>")
+        opening = ("<td class='sk-num'>", "<td class='sk-num sk-new'>") if number else ("<td>", "<td class='sk-new'>")
+        columns.append((name, [html.escape(text) for text in texts], *opening))
+    body = [
+        "<tr>"
+        + "".join(f"{new if name in changed else plain}{texts[n]}</td>" for name, texts, plain, new in columns)
+        + "</tr>"
+        for n, changed in enumerate(marks)
+    ]
+    return f"<table class='sk-live'><thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody></table>"

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from .._redact import safe_url
-from .._time import clock_texts, epoch_seconds, utc_datetime
+from .._time import epoch_seconds, utc_datetime
 from .._version import __version__
 from ..core import topic_text
 from ..ops._base import describe
 from .frame import LiveFrame
 from .plot import LivePlot
-from .view import LiveView, is_time_column
+from .view import LiveView, clock_columns, is_time_column, window_labels
 
 __all__ = ["Provenance", "report"]
 
@@ -187,23 +187,14 @@ def readable(df: Any) -> tuple[Any, str]:
     True
     """
     out = df.copy()
-    columns = {name: out[name].tolist() for name in _time_columns(out)}
-    every, day = clock_texts(value for values in columns.values() for value in values)
-    if not any(every):
-        return out, ""
-    converted = set()
-    for name, values in columns.items():
-        texts = clock_texts(values, dated=day is None)[0]  # all columns alike: dated unless on one day
-        if any(texts):
-            out[name] = ["" if text is None else text for text in texts]
-            converted.add(name)
-    if "window_start" in converted and "window_end" in converted:
-        bounds = zip(out["window_start"], out["window_end"], strict=True)
-        labels = [f"{a}\N{EN DASH}{b}" if a or b else "" for a, b in bounds]
+    texts, note = clock_columns({name: out[name].tolist() for name in _time_columns(out)})
+    for name, column in texts.items():
+        out[name] = column
+    if "window_start" in texts and "window_end" in texts:
         at = list(out.columns).index("window_start")
         out = out.drop(columns=["window_start", "window_end"])
-        out.insert(at, "window", labels)
-    return out, "; times UTC" + (f", {day.isoformat()}" if day is not None else "")
+        out.insert(at, "window", window_labels(texts["window_start"], texts["window_end"]))
+    return out, note
 
 
 class _Page:

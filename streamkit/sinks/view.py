@@ -23,19 +23,21 @@ from typing import Any
 from reactivex import Observable, abc
 
 from .. import runtime
-from .._time import epoch_seconds
+from .._time import clock_texts, epoch_seconds
 from ..core import Message, ViewState, Window
 from ..notebook.registry import track
 
 __all__ = [
     "TIME_NAMES",
     "LiveView",
+    "clock_columns",
     "column_texts",
     "is_time_column",
     "is_time_value",
     "rows_of",
     "span_of",
     "value_text",
+    "window_labels",
 ]
 
 #: Field names that hold a time whatever their values look like.
@@ -177,6 +179,34 @@ def column_texts(values: list[Any]) -> tuple[list[str], bool]:
     """
     number = any(_is_number(v) for v in values) and all(_missing(v) or _is_number(v) for v in values)
     return (_number_texts(values), True) if number else ([_text(v) for v in values], False)
+
+
+def clock_columns(columns: dict[Any, list[Any]]) -> tuple[dict[Any, list[str]], str]:
+    """Columns of times (:func:`is_time_column`) as UTC text a person reads, all in one style (the time of day
+    alone when every time falls on one UTC day), missing as ``""``; and what to say about them. A column in which
+    no value reads as a time is left out.
+
+    >>> clock_columns({"ts": [1_795_455_844.5, None], "seen": [1_795_455_851, 1_795_455_852], "at": ["lab"]})
+    ({'ts': ['17:44:04.500', ''], 'seen': ['17:44:11', '17:44:12']}, '; times UTC, 2026-11-23')
+    """
+    every, day = clock_texts(value for values in columns.values() for value in values)
+    if not any(every):
+        return {}, ""
+    texts = {}
+    for name, values in columns.items():
+        column = clock_texts(values, dated=day is None)[0]  # all columns alike: dated unless on one day
+        if any(column):
+            texts[name] = ["" if text is None else text for text in column]
+    return texts, "; times UTC" + (f", {day.isoformat()}" if day is not None else "")
+
+
+def window_labels(starts: Iterable[str], ends: Iterable[str]) -> list[str]:
+    """A window's ``window_start`` and ``window_end`` texts as one label each.
+
+    >>> window_labels(["17:44:00", ""], ["17:44:10", ""])
+    ['17:44:00\N{EN DASH}17:44:10', '']
+    """
+    return [f"{a}\N{EN DASH}{b}" if a or b else "" for a, b in zip(starts, ends, strict=True)]
 
 
 def span_of(item: Any) -> tuple[float, float] | None:

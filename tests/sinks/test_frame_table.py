@@ -65,3 +65,32 @@ def test_a_chosen_column_no_row_has_is_named_with_the_closest_fields():
     source.on_next({"mac": "a", "name": "ap-1"})
     assert "no field &#x27;nmae&#x27; in the rows so far; fields: name" in frame._repr_html_()
     frame.close()
+
+
+def test_the_table_reads_as_a_report_does_window_bounds_as_one_label_flags_and_gaps_as_they_are():
+    """The live table is drawn from the rows without a DataFrame; it must read as reports.readable reads the same
+    rows as a DataFrame."""
+    import pandas as pd
+
+    from streamkit.sinks.reports import readable
+
+    source: Subject = Subject()
+    frame = sk.LiveFrame(source, show=5)
+    start = pd.Timestamp(1_795_455_840, unit="s", tz="UTC")
+    rows = [
+        {"window_start": start, "window_end": start + pd.Timedelta(seconds=10), "ap": "a", "n": 3, "time": True},
+        {"window_start": start, "window_end": start + pd.Timedelta(seconds=10), "ap": "b", "n": None, "time": False},
+    ]
+    source.on_next(pd.DataFrame(rows))
+    html = frame._repr_html_()
+    assert re.findall(r"<th(?: [^>]*)?>(.*?)</th>", html) == ["window", "ap", "n", "time"]
+    shown = cells(html)
+    assert shown == [
+        ["17:44:00\N{EN DASH}17:44:10", "b", "-", "False"],
+        ["17:44:00\N{EN DASH}17:44:10", "a", "3", "True"],
+    ]
+    report = readable(pd.DataFrame(rows[::-1]))[0]  # newest first, as the table shows them
+    assert report.columns.tolist() == ["window", "ap", "n", "time"] and report["window"].tolist() == [
+        r[0] for r in shown
+    ]
+    frame.close()
