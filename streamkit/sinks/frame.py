@@ -237,7 +237,7 @@ class LiveFrame(LiveView):
         (the table is redrawn several times a second)."""
         fields = dict.fromkeys(chain.from_iterable(rows))
         shown = self.columns or [c for c in fields if not str(c).startswith("_")]
-        columns = {name: [row.get(name) for row in rows] for name in shown if name in fields}
+        columns: dict[Any, list[Any]] = {name: [row.get(name) for row in rows] for name in shown if name in fields}
         texts, _ = clock_columns({name: values for name, values in columns.items() if _holds_times(name, values)})
         if "window_start" in texts and "window_end" in texts:
             label = window_labels(texts.pop("window_start"), texts.pop("window_end"))
