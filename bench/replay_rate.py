@@ -37,7 +37,8 @@ def make_recording(path: Path, seconds: float) -> int:
     return recorder.frames
 
 
-def replay_once(path: Path, channel: str) -> tuple[int, float]:
+def replay_once(path: Path, channel: str) -> tuple[int, float, float]:
+    """Records replayed, seconds, CPU seconds (this process: the loop and the reading thread)."""
     count = 0
     done = threading.Event()
 
@@ -46,14 +47,15 @@ def replay_once(path: Path, channel: str) -> tuple[int, float]:
         count += 1
 
     rec = sk.replay(path, speed=None)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     rec.subscribe(channel).subscribe(on_next, on_completed=done.set)
     done.wait(600)
-    return count, time.perf_counter() - started - 0.1  # the replay's fixed 0.1 s start delay is not replay work
+    elapsed = time.perf_counter() - started - 0.1  # the replay's fixed 0.1 s start delay is not replay work
+    return count, elapsed, time.process_time() - cpu
 
 
 def decode_only(path: Path) -> float:
-    """Frames per second for the JSON decoding alone (read into memory first)."""
+    """Frames per second for the JSON decoding alone (read into memory first; one thread, so also CPU)."""
     from streamkit._json import loads
 
     _, entries = sk.recording.read_recording(path)
@@ -79,12 +81,13 @@ def main() -> None:
         print(f"recorded {frames:,} frames ({path.stat().st_size / 1e6:.1f} MB gzip) in {args.seconds:g} s")
         rates, floors = [], []
         for n in range(1, args.rounds + 1):
-            count, elapsed = replay_once(path, channel)
+            count, elapsed, cpu = replay_once(path, channel)
             rates.append(count / elapsed)
             floors.append(decode_only(path))
             print(
-                f"round {n}: {count:,} records in {elapsed:.2f} s = {rates[-1]:,.0f} msg/s; "
-                f"JSON decode alone {floors[-1]:,.0f}/s (ratio {rates[-1] / floors[-1]:.2f})"
+                f"round {n}: {count:,} records in {elapsed:.2f} s = {rates[-1]:,.0f} msg/s, "
+                f"{cpu / count * 1e6:.1f} us CPU/msg; JSON decode alone {floors[-1]:,.0f}/s, "
+                f"{1e6 / floors[-1]:.1f} us/msg (ratio {rates[-1] / floors[-1]:.2f})"
             )
     rate = statistics.median(rates)
     print(f"median {rate:,.0f} msg/s (target >= {TARGET:,}: {'met' if rate >= TARGET else 'NOT met'}); ", end="")
