@@ -2,10 +2,11 @@
 
 Perspective (``perspective-python``) holds the rows in a table of its own, in the kernel, and the browser asks it
 for what is on screen: sorting, filtering, grouping and picking columns happen there, on every row held, without
-the kernel drawing anything. The kernel's cost is sending the rows that changed since the last frame, once. An
-append frame's rows carry their arrival number (column ``#``): bounded by ``max_rows`` alone, its table holds that
-many rows and overwrites the oldest, as the frame does; with ``max_age`` it is indexed by that number and the rows
-the frame evicts are removed. A keyed frame is a table indexed by its key.
+the kernel drawing anything. The kernel's cost is sending the rows that changed since the last frame, once: an
+append frame is a table indexed by arrival number (column ``#``; the oldest rows are removed as the frame evicts
+them), a keyed frame a table indexed by its key. (A table of ``limit`` rows that overwrites its oldest would save
+the removals, but it overwrites in the order rows were sent, and rows are sent a batch per shape of row, not in
+arrival order.)
 
 A Perspective table's schema is fixed when it is made, and the browser's viewer keeps the table it was shown
 (a second viewer in the page cannot be made from the same widget code), so the grid's table is made once, from
@@ -258,9 +259,6 @@ class Grid:
         #: What the cell shows before the first rows (its ``value`` says why there are none).
         self.note = ipywidgets.HTML("<i>waiting for records…</i>")
         self.view = ipywidgets.Box([self.note])
-        # An append grid bounded by count alone is a table of that many rows that overwrites its oldest: the rows
-        # the frame holds, with nothing to remove (removing by index cost Perspective as much as adding).
-        self._limit = state.max_rows if self.index == ROW and state.max_age is None else None
         self._sent = 0  # append grid: rows numbered below this were sent
         self._low = 0  # append grid: the oldest row number in the table
         self._keys: set[Hashable] = set()  # keyed grid: keys in the table
@@ -289,7 +287,7 @@ class Grid:
         if state.key_of is None:
             received, held = state.received, len(state)
             low = received - held
-            gone = [] if self._limit is not None else list(range(self._low, min(low, self._sent)))
+            gone = list(range(self._low, min(low, self._sent)))
             fresh = min(received - self._sent, held)
             rows = list(zip(range(received - fresh, received), state.entries(newest=fresh), strict=True))
             self._sent, self._low = received, low
@@ -322,8 +320,7 @@ class Grid:
             self.table = None
 
     def records(self) -> list[dict[str, Any]]:
-        """The table's rows as Perspective holds them (times in epoch milliseconds), in index order (an append
-        grid: oldest first)."""
+        """The table's rows as Perspective holds them (times in epoch milliseconds), in index order."""
         if self.table is None:
             return []
         view = self.table.view()
@@ -380,11 +377,7 @@ class Grid:
                 if kind is not None:
                     kinds[name] = kind
         self.kinds = kinds
-        self.table = (
-            self._client.table(kinds, limit=self._limit)
-            if self._limit is not None
-            else self._client.table(kinds, index=self.index)
-        )
+        self.table = self._client.table(kinds, index=self.index)
         for columns in batches:
             self._update(columns)
         shown = self.chosen if self.chosen is not None else self._default_columns()

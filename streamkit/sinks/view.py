@@ -17,6 +17,7 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable
 from datetime import date, datetime
+from numbers import Real
 from operator import attrgetter
 from typing import Any
 
@@ -115,7 +116,7 @@ def is_time_column(name: Any, values: Iterable[Any], *, sample: int = 20) -> boo
         return True
     seen = 0
     for value in values:
-        if value is None or (isinstance(value, float) and value != value):
+        if _missing(value):
             continue
         if not is_time_value(value):
             return False
@@ -126,15 +127,20 @@ def is_time_column(name: Any, values: Iterable[Any], *, sample: int = 20) -> boo
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
+    """None, NaN, or pandas' NaT."""
+    return value is None or (isinstance(value, (float, datetime)) and value != value)
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not _missing(value)
+    """A real number (numpy's too), not a flag, not NaN."""
+    kind = type(value)
+    if kind is int or kind is float:  # the usual cell, without the ABC check
+        return bool(value == value)
+    return isinstance(value, Real) and kind is not bool and not _missing(value)
 
 
 def value_text(value: Any) -> str | None:
-    """A value as a table cell's text: None when missing (None, NaN), containers as compact JSON, else ``str``.
+    """A value as a table cell's text: None when missing (None, NaN, NaT), containers as compact JSON, else ``str``.
 
     >>> value_text(None), value_text(float("nan")), value_text(["10.0.0.1", 2]), value_text(6)
     (None, None, '["10.0.0.1",2]', '6')

@@ -94,3 +94,24 @@ def test_the_table_reads_as_a_report_does_window_bounds_as_one_label_flags_and_g
         r[0] for r in shown
     ]
     frame.close()
+
+
+def test_a_gap_in_a_time_column_and_numpy_numbers_read_as_in_any_other_row():
+    """Rows sorted through a DataFrame (sort_by) carry pandas' NaT for a missing time; records may carry numpy
+    numbers: the time column stays times, the numbers stay numbers."""
+    from datetime import datetime, timezone
+
+    import numpy as np
+
+    source: Subject = Subject()
+    frame = sk.LiveFrame(source, sort_by="n", show=5)
+    source.on_next({"n": 1, "seen": datetime(2026, 11, 23, 17, 44, 4, tzinfo=timezone.utc)})
+    source.on_next({"n": 2})
+    assert cells(frame._repr_html_()) == [["1", "17:44:04"], ["2", ""]]
+    frame.close()
+    source = Subject()
+    frame = sk.LiveFrame(source, show=5)
+    source.on_next({"n": 1, "bytes": np.int64(1234567), "load": np.float32(0.5)})
+    html = frame._repr_html_()
+    assert cells(html) == [["1", "1,234,567", "0.5"]] and html.count("<th class='sk-num'>") == 3
+    frame.close()

@@ -1,5 +1,5 @@
-"""An append grid's Perspective table holds the rows its frame holds: bounded by count it overwrites its oldest
-rows (nothing to remove), bounded by age it removes the rows the frame evicts."""
+"""An append grid's Perspective table holds the rows its frame holds, with their arrival numbers: bounded by count
+or by age, the rows the frame evicts go from the table too, whatever the mix of fields of the rows around them."""
 
 from __future__ import annotations
 
@@ -39,4 +39,18 @@ def test_a_grid_bounded_by_age_removes_what_the_frame_evicts():
     state.add([{"n": 3}])
     grid.sync()
     assert [r["n"] for r in grid.records()] == [3.0] and grid.table.size() == 1
+    grid.release()
+
+
+def test_rows_of_different_fields_mixed_in_one_sync_are_evicted_in_arrival_order():
+    """A sync sends a batch per shape of row; the table must still drop the rows the frame dropped."""
+    state = TableState(max_rows=3)
+    grid = grid_of(state)
+    state.add([{"a": 1}, {"b": 2}, {"a": 3}])
+    grid.sync()
+    for n in (4, 5):
+        state.add([{"a": n}])
+        grid.sync()
+    assert sorted(r["#"] for r in grid.records()) == [2, 3, 4]
+    assert sorted(r["a"] for r in grid.records()) == [3, 4, 5]  # {"b": 2} went, {"a": 3} stayed
     grid.release()
