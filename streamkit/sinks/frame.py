@@ -238,7 +238,7 @@ class LiveFrame(LiveView):
         fields = dict.fromkeys(chain.from_iterable(rows))
         shown = self.columns or [c for c in fields if not str(c).startswith("_")]
         columns: dict[Any, list[Any]] = {name: [row.get(name) for row in rows] for name in shown if name in fields}
-        texts, _ = clock_columns({name: values for name, values in columns.items() if _holds_times(name, values)})
+        texts, _ = clock_columns({name: values for name, values in columns.items() if is_time_column(name, values)})
         if "window_start" in texts and "window_end" in texts:
             label = window_labels(texts.pop("window_start"), texts.pop("window_end"))
             columns = {
@@ -320,11 +320,6 @@ def parse_sort(sort_by: str | Sequence[str] | None) -> list[tuple[str, bool]]:
         return []
     names = [sort_by] if isinstance(sort_by, str) else list(sort_by)
     return [(name[1:], False) if name.startswith("-") else (name, True) for name in names]
-
-
-def _holds_times(name: Any, values: list[Any]) -> bool:
-    """Whether a shown column holds times (by name or value; never a column of flags)."""
-    return is_time_column(name, values) and not all(type(v) is bool for v in values if v is not None)
 
 
 def _html_table(table: dict[Any, list[Any]], marks: list[set[str]]) -> str:

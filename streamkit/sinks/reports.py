@@ -130,14 +130,13 @@ def _time_columns(df: Any) -> list[Any]:
 
     kinds = pd.api.types
     head = df.head(50)
-    # every column's first values in one conversion (a Series per column costs far more: tables are redrawn live)
+    # every column's first values in one conversion (a Series per column costs far more on wide tables)
     firsts = head.to_numpy(dtype=object).T.tolist() if len(head) else [[] for _ in df.columns]
     twice = df.columns.duplicated(keep=False)  # (a duplicated name is no column of its own)
     return [
         name
         for name, dtype, values, duplicated in zip(df.columns, df.dtypes, firsts, twice, strict=True)
-        if not duplicated
-        and (kinds.is_datetime64_any_dtype(dtype) or (not kinds.is_bool_dtype(dtype) and is_time_column(name, values)))
+        if not duplicated and (kinds.is_datetime64_any_dtype(dtype) or is_time_column(name, values))
     ]
 
 

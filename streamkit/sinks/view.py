@@ -105,25 +105,24 @@ def is_time_value(value: Any) -> bool:
 
 def is_time_column(name: Any, values: Iterable[Any], *, sample: int = 20) -> bool:
     """Whether a column holds times: named like one (:data:`TIME_NAMES`), or its first ``sample`` values that
-    are not missing all read as times (:func:`is_time_value`).
+    are not missing all read as times (:func:`is_time_value`). A column of flags holds none, whatever its name.
 
     >>> is_time_column("ts", []), is_time_column("t", [1_795_455_844.5, None, 1_795_455_845.0])
     (True, True)
-    >>> is_time_column("bytes", [1_795_455_844, 12]), is_time_column("t", [None])
-    (False, False)
+    >>> is_time_column("bytes", [1_795_455_844, 12]), is_time_column("t", [None]), is_time_column("time", [True])
+    (False, False, False)
     """
-    if name in TIME_NAMES:
-        return True
+    named = name in TIME_NAMES
     seen = 0
     for value in values:
         if _missing(value):
             continue
-        if not is_time_value(value):
+        if isinstance(value, bool) or not (named or is_time_value(value)):
             return False
         seen += 1
         if seen >= sample:
             break
-    return seen > 0
+    return named or seen > 0
 
 
 def _missing(value: Any) -> bool:
